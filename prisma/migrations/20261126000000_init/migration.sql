@@ -69,6 +69,11 @@ CREATE INDEX "DownloadSession_status_expiresAt_idx" ON "DownloadSession"("status
 -- CreateIndex
 CREATE INDEX "DownloadSession_fileId_idx" ON "DownloadSession"("fileId");
 
+-- CreateIndex
+-- startDownload is idempotent per (user, file, device): at most one live session each.
+-- Prisma's schema language has no partial indexes, so this one lives in SQL only.
+CREATE UNIQUE INDEX "DownloadSession_live_key" ON "DownloadSession"("ownerId", "fileId", "clientId") WHERE "status" IN ('ACTIVE', 'PAUSED');
+
 -- AddForeignKey
 ALTER TABLE "FileChunk" ADD CONSTRAINT "FileChunk_fileId_fkey" FOREIGN KEY ("fileId") REFERENCES "File"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 

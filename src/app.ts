@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { type Authenticator, bearerToken, type Viewer } from './auth/jwt.ts';
+import { HaulError, isHaulError } from './errors.ts';
+import type { Services } from './graphql/context.ts';
+import { createGraphQLHandler } from './graphql/yoga.ts';
+import { readBody, sendError, sendJson } from './http/io.ts';
+import { handleDownloads } from './rest/downloads.ts';
+
+export interface AppDeps extends Services {
+  log: Logger;
+  auth: Authenticator;
+  limits: { maxDepth: number; maxAliases: number; maxBodyBytes: number };
+  /** Readiness probes (database, Redis when configured); each throws when not ready. */
+  readiness: Record<string, () => Promise<void>>;
+  /** The data plane mounted on the same port (`haul serve`), for paths under /d/. */
+  edge?: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+}
+
+export interface App {
+  server: Server;
+  /** Listens; resolves with the bound port (0 picks a free one). */
+  start(port: number, host?: string): Promise<number>;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Builds the HTTP app: GraphQL, REST, health, and the edge when mounted. No process side effects. */
+export function buildApp(deps: AppDeps): App {
+  const yoga = createGraphQLHandler({
+    limits: deps.limits,
+    onUnexpected: (e) => deps.log.error({ err: e }, 'unexpected error in GraphQL'),
+  });
+
+  async function authenticate(req: IncomingMessage): Promise<Viewer> {
+    const token = bearerToken(req.headers.authorization);
+    if (!token) throw new HaulError('UNAUTHENTICATED', 'missing Authorization: Bearer token');
+    return deps.auth.verify(token);
+  }
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, viewer: Viewer, log: Logger, requestId: string) {
+    const method = req.method ?? 'GET';
+    const body = method === 'POST' ? await readBody(req, deps.limits.maxBodyBytes) : undefined;
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+    const response = await yoga.fetch(
+      new Request(`http://localhost${req.url ?? '/'}`, { method, headers, body: body?.length ? new Uint8Array(body) : undefined }),
+      { viewer, log, requestId, sessions: deps.sessions, files: deps.files },
+    );
+    const out = Buffer.from(await response.arrayBuffer());
+    const h: Record<string, string> = {};
+    response.headers.forEach((v, k) => {
+      h[k] = v;
+    });
+    h['content-length'] = String(out.length);
+    res.writeHead(response.status, h);
+    res.end(out);
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, log: Logger, requestId: string): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      const checks: Record<string, string> = {};
+      let ok = true;
+      await Promise.all(
+        Object.entries(deps.readiness).map(async ([name, probe]) => {
+          try {
+            await probe();
+            checks[name] = 'ok';
+          } catch (e) {
+            ok = false;
+            checks[name] = e instanceof Error ? e.message : 'failed';
+          }
+        }),
+      );
+      return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable', checks });
+    }
+    if (path.startsWith('/d/') && deps.edge) return deps.edge(req, res);
+    if (path === '/graphql') {
+      const viewer = await authenticate(req).catch((e: unknown) => {
+        if (isHaulError(e)) {
+          // GraphQL clients expect a GraphQL-shaped error body, with the 401 status.
+          sendJson(res, 401, { errors: [{ message: e.message, extensions: { code: e.code } }] }, { 'www-authenticate': 'Bearer' });
+          return undefined;
+        }
+        throw e;
+      });
+      if (viewer) await graphql(req, res, viewer, log, requestId);
+      return;
+    }
+    if (path === '/downloads' || path.startsWith('/downloads/')) {
+      const viewer = await authenticate(req);
+      await handleDownloads(req, res, path, { viewer, sessions: deps.sessions, maxBodyBytes: deps.limits.maxBodyBytes });
+      return;
+    }
+    throw new HaulError('NOT_FOUND', `no route for ${path}`);
+  }
+
+  const server = createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const log = deps.log.child({ reqId: requestId });
+    res.setHeader('x-request-id', requestId);
+    res.on('finish', () => {
+      // Paths only: query strings of signed URLs carry signatures and are never logged.
+      const path = (req.url ?? '/').split('?')[0];
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    route(req, res, log, requestId).catch((e: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (isHaulError(e)) return sendError(res, e);
+      log.error({ err: e }, 'unexpected error');
+      sendError(res, new HaulError('INTERNAL', 'unexpected error'));
+    });
+  });
+  // Slow-loris protection: a request must arrive whole within 30 s.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 15_000;
+
+  return {
+    server,
+    start: (port, host = '127.0.0.1') =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      }),
+    stop: (graceMs = 10_000) =>
+      new Promise((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

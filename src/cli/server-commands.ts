@@ -1,0 +1,109 @@
+import type { Config } from '../config/index.ts';
+import { openDatabase } from '../db/client.ts';
+import { migrateDatabase } from '../db/migrate.ts';
+import { type Runtime, startRuntime } from '../runtime.ts';
+import { type Command, EXIT, parsePort } from './args.ts';
+import { configure, createLogger } from './setup.ts';
+
+/** Runs until SIGTERM/SIGINT, then stops gracefully: in-flight requests finish first. */
+async function runUntilSignal(runtime: Runtime, log: ReturnType<typeof createLogger>): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      runtime.stop().then(
+        () => resolve(EXIT.OK),
+        (err) => {
+          log.error({ err }, 'error while shutting down');
+          resolve(EXIT.FAILURE);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function banner(config: Config, runtime: Runtime, role: 'serve' | 'api'): string {
+  const base = runtime.baseUrl;
+  const dataDir = config.mode === 'embedded' ? ` --data-dir ${JSON.stringify(config.dataDir)}` : '';
+  return [
+    `haul ${role} listening on ${base} (${config.mode}: ${config.database.kind}, ${config.storage.kind} store${config.redisUrl ? ', redis' : ''})`,
+    `  GraphQL   ${base}/graphql`,
+    `  REST      ${base}/downloads`,
+    ...(role === 'serve' ? [`  edge      ${base}/d/…  (signed URLs)`] : []),
+    `  health    ${base}/healthz  ${base}/readyz`,
+    `  token     TOKEN=$(npx haul token --sub alice${dataDir} | tail -1)`,
+  ].join('\n');
+}
+
+function serverCommand(role: 'serve' | 'api'): Command {
+  const summary =
+    role === 'serve'
+      ? 'run API, edge and jobs in one process on the embedded defaults (PGlite, local folder store)'
+      : 'run the API alone, on DATABASE_URL / REDIS_URL and the configured store';
+  return {
+    name: role,
+    summary,
+    usage: [
+      `usage: haul ${role} [--port 8080] [--host 127.0.0.1]${role === 'serve' ? ' [--data-dir .haul]' : ''}`,
+      '',
+      summary,
+      '',
+      '  --port N        port to listen on (default 8080, or PORT; 0 picks a free one)',
+      '  --host H        address to bind (default 127.0.0.1, or HOST)',
+      ...(role === 'serve' ? ['  --data-dir D    where the embedded database, objects and secrets live (default .haul)'] : []),
+      '',
+      'Configuration comes from the environment; see docs/configuration.md.',
+    ].join('\n'),
+    options: {
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      ...(role === 'serve' ? { 'data-dir': { type: 'string' as const } } : {}),
+    },
+    async run(values) {
+      const config = configure(
+        {
+          port: parsePort(values.port),
+          host: typeof values.host === 'string' ? values.host : undefined,
+          dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined,
+        },
+        { createSecrets: true },
+      );
+      if (role === 'api' && config.mode !== 'production')
+        console.error('haul api: DATABASE_URL is not set; running on the embedded PGlite database in the data dir');
+      const log = createLogger(config.logLevel);
+      const runtime = await startRuntime(config, log, { role });
+      console.log(banner(config, runtime, role));
+      return runUntilSignal(runtime, log);
+    },
+  };
+}
+
+export const serveCommand = serverCommand('serve');
+export const apiCommand = serverCommand('api');
+
+export const migrateCommand: Command = {
+  name: 'migrate',
+  summary: 'apply pending database migrations (PostgreSQL or PGlite) and exit',
+  usage: [
+    'usage: haul migrate [--data-dir .haul]',
+    '',
+    'Applies prisma/migrations to DATABASE_URL, or to the embedded PGlite database in the data dir.',
+  ].join('\n'),
+  options: { 'data-dir': { type: 'string' } },
+  async run(values) {
+    const config = configure({ dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined }, { createSecrets: false });
+    const db = await openDatabase(config.database);
+    try {
+      const r = await migrateDatabase(db);
+      for (const m of r.missing) console.error(`warning: ${m} is recorded in the database but missing from prisma/migrations`);
+      console.log(r.applied.length ? `applied ${r.applied.length}: ${r.applied.join(', ')}` : `up to date (${r.alreadyApplied.length} applied)`);
+      return EXIT.OK;
+    } finally {
+      await db.close();
+    }
+  },
+};

@@ -1,0 +1,220 @@
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+/**
+ * haul's one configuration model. Everything that varies between a laptop and a fleet is here;
+ * nothing else reads the environment. The embedded defaults (PGlite, in-process pub/sub and
+ * jobs, a local folder store) are chosen simply by leaving DATABASE_URL, REDIS_URL and the S3
+ * settings unset.
+ */
+
+const duration = (what: string) =>
+  z.string().transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `${what}: "${s}" is not a duration (e.g. 90s, 15m, 12h, 3d)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** A keyring spec: "kid:secret,kid2:secret2". Secrets must carry at least 128 bits. */
+const keyring = z.string().transform((s, ctx) => {
+  const keys: Record<string, string> = {};
+  for (const part of s.split(',').filter(Boolean)) {
+    const i = part.indexOf(':');
+    const kid = part.slice(0, i);
+    const secret = part.slice(i + 1);
+    if (i <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(kid) || secret.length < 16) {
+      ctx.addIssue({ code: 'custom', message: 'HAUL_SIGNING_KEYS: each entry must be kid:secret with a secret of 16+ characters' });
+      return z.NEVER;
+    }
+    keys[kid] = secret;
+  }
+  return keys;
+});
+
+const EnvSchema = z.object({
+  PORT: port.optional(),
+  HOST: z.string().min(1).optional(),
+  HAUL_DATA_DIR: z.string().min(1).optional(),
+  HAUL_PUBLIC_URL: z.url().optional(),
+  HAUL_EDGE_URL: z.url().optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL').optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// URL').optional(),
+  HAUL_STORAGE: z.enum(['fs', 's3']).optional(),
+  HAUL_STORAGE_DIR: z.string().min(1).optional(),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).optional(),
+  S3_ENDPOINT: z.url().optional(),
+  S3_FORCE_PATH_STYLE: bool.optional(),
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  HAUL_DOWNLOAD_URLS: z.enum(['edge', 's3-presigned']).optional(),
+  HAUL_JWT_SECRET: z.string().min(32, 'HAUL_JWT_SECRET must be at least 32 characters').optional(),
+  HAUL_JWKS_URL: z.url().optional(),
+  HAUL_JWT_ISSUER: z.string().min(1).optional(),
+  HAUL_JWT_AUDIENCE: z.string().min(1).optional(),
+  HAUL_SIGNING_KEYS: keyring.optional(),
+  HAUL_SIGNING_ACTIVE_KID: z.string().min(1).optional(),
+  HAUL_SIGNING_RETIRED_KIDS: z.string().optional(),
+  HAUL_URL_TTL: duration('HAUL_URL_TTL').optional(),
+  HAUL_SESSION_TTL: duration('HAUL_SESSION_TTL').optional(),
+  HAUL_MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).optional(),
+  HAUL_MAX_ALIASES: z.coerce.number().int().min(1).max(1000).optional(),
+  HAUL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+});
+
+export type StorageConfig =
+  | { kind: 'fs'; root: string }
+  | {
+      kind: 's3';
+      bucket: string;
+      region: string;
+      endpoint?: string | undefined;
+      forcePathStyle: boolean;
+      credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+    };
+
+export interface SigningConfig {
+  /** key id → secret; sign with `activeKid`, verify with any key not in `retired`. */
+  keys: Record<string, string>;
+  activeKid: string;
+  retired: string[];
+  /** Lifetime of a download URL. Default 12 h (DESIGN §4). */
+  urlTtlMs: number;
+}
+
+export interface AuthConfig {
+  /** HS256 shared secret (embedded mode generates one in the data dir). */
+  jwtSecret?: string | undefined;
+  /** JWKS URL of an external identity provider; used instead of the secret when set. */
+  jwksUrl?: string | undefined;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+}
+
+export interface Config {
+  /** embedded: PGlite + in-process pub/sub and jobs; production: PostgreSQL (+ Redis). */
+  mode: 'embedded' | 'production';
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Base URL clients reach the API on; defaults to http://<host>:<port>. */
+  publicUrl?: string | undefined;
+  /** Base URL of the edge tier that serves signed URLs; defaults to the API's own origin. */
+  edgeUrl?: string | undefined;
+  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dir: string };
+  redisUrl?: string | undefined;
+  storage: StorageConfig;
+  downloadUrls: 'edge' | 's3-presigned';
+  auth: AuthConfig;
+  signing: SigningConfig;
+  /** Session lifetime, extended by activity. Default 72 h. */
+  sessionTtlMs: number;
+  limits: { maxDepth: number; maxAliases: number; maxBodyBytes: number };
+  logLevel: string;
+}
+
+/** Overrides from command-line flags; they win over the environment. */
+export interface ConfigOverrides {
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  /** Secrets generated into the data dir (embedded mode) when the environment names none. */
+  generated?: { jwtSecret: string; signingKid: string; signingSecret: string };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const HOUR = 3_600_000;
+
+/** Validates the environment once, reporting every problem together. Never echoes a secret. */
+export function loadConfig(env: Record<string, string | undefined>, overrides: ConfigOverrides = {}): Config {
+  const parsed = EnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')));
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = issue.path.join('.');
+      // zod messages never include the rejected value, so secrets stay out of logs.
+      problems.push(issue.message.startsWith(key) ? issue.message : `${key}: ${issue.message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(overrides.dataDir ?? e.HAUL_DATA_DIR ?? '.haul');
+  const mode = e.DATABASE_URL ? 'production' : 'embedded';
+
+  const storageKind = e.HAUL_STORAGE ?? (e.S3_BUCKET ? 's3' : 'fs');
+  let storage: StorageConfig;
+  if (storageKind === 's3') {
+    if (!e.S3_BUCKET) problems.push('S3_BUCKET is required when HAUL_STORAGE=s3');
+    if ((e.AWS_ACCESS_KEY_ID === undefined) !== (e.AWS_SECRET_ACCESS_KEY === undefined))
+      problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together');
+    storage = {
+      kind: 's3',
+      bucket: e.S3_BUCKET ?? '',
+      region: e.S3_REGION ?? 'us-east-1',
+      endpoint: e.S3_ENDPOINT,
+      forcePathStyle: e.S3_FORCE_PATH_STYLE ?? Boolean(e.S3_ENDPOINT),
+      credentials:
+        e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+          ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY }
+          : undefined,
+    };
+  } else {
+    storage = { kind: 'fs', root: resolve(e.HAUL_STORAGE_DIR ?? join(dataDir, 'objects')) };
+  }
+  const downloadUrls = e.HAUL_DOWNLOAD_URLS ?? 'edge';
+  if (downloadUrls === 's3-presigned' && storage.kind !== 's3')
+    problems.push('HAUL_DOWNLOAD_URLS=s3-presigned needs S3 storage (HAUL_STORAGE=s3)');
+
+  const gen = overrides.generated;
+  const jwtSecret = e.HAUL_JWT_SECRET ?? gen?.jwtSecret;
+  if (!jwtSecret && !e.HAUL_JWKS_URL) problems.push('set HAUL_JWT_SECRET (32+ characters) or HAUL_JWKS_URL');
+
+  const keys = e.HAUL_SIGNING_KEYS ?? (gen ? { [gen.signingKid]: gen.signingSecret } : {});
+  const kids = Object.keys(keys);
+  const activeKid = e.HAUL_SIGNING_ACTIVE_KID ?? (kids.length === 1 ? kids[0] : undefined) ?? gen?.signingKid ?? '';
+  const retired = (e.HAUL_SIGNING_RETIRED_KIDS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (kids.length === 0) problems.push('set HAUL_SIGNING_KEYS (kid:secret,…) to sign download URLs');
+  else if (!keys[activeKid]) problems.push('HAUL_SIGNING_ACTIVE_KID must name one of the keys in HAUL_SIGNING_KEYS');
+  else if (retired.includes(activeKid)) problems.push('the active signing key cannot also be retired');
+
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    mode,
+    host: overrides.host ?? e.HOST ?? '127.0.0.1',
+    port: overrides.port ?? e.PORT ?? 8080,
+    dataDir,
+    publicUrl: e.HAUL_PUBLIC_URL?.replace(/\/$/, ''),
+    edgeUrl: e.HAUL_EDGE_URL?.replace(/\/$/, ''),
+    database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dir: join(dataDir, 'pglite') },
+    redisUrl: e.REDIS_URL,
+    storage,
+    downloadUrls,
+    auth: { jwtSecret, jwksUrl: e.HAUL_JWKS_URL, issuer: e.HAUL_JWT_ISSUER, audience: e.HAUL_JWT_AUDIENCE },
+    signing: { keys, activeKid, retired, urlTtlMs: e.HAUL_URL_TTL ?? 12 * HOUR },
+    sessionTtlMs: e.HAUL_SESSION_TTL ?? 72 * HOUR,
+    limits: {
+      maxDepth: e.HAUL_MAX_QUERY_DEPTH ?? 12,
+      maxAliases: e.HAUL_MAX_ALIASES ?? 30,
+      maxBodyBytes: e.HAUL_MAX_BODY_BYTES ?? 64 * 1024,
+    },
+    logLevel: e.LOG_LEVEL ?? 'info',
+  };
+}
+
+/** The process environment; the only read of it in haul. */
+export const processEnv = (): Record<string, string | undefined> => process.env;

@@ -1,0 +1,6 @@
+import { builder } from '../builder.ts';
+import './files.ts';
+import './sessions.ts';
+
+/** The whole schema: importing the domain files registers their types on the builder. */
+export const schema = builder.toSchema({ sortSchema: true });

@@ -1,0 +1,244 @@
+import type { Viewer } from '../auth/jwt.ts';
+import type { PrismaClient } from '../db/client.ts';
+import { HaulError } from '../errors.ts';
+import type { DownloadSession } from '../generated/prisma/client.ts';
+import type { DownloadUrlSigner } from './download-url.ts';
+import { parseClientId, parseId } from './ids.ts';
+import {
+  type FileView,
+  type SessionStatus,
+  type SessionView,
+  type SessionWithUrl,
+  toFileView,
+  toSessionView,
+} from './model.ts';
+import { donePrefixEnd, type ProgressReport, validateReport } from './progress.ts';
+
+export type SessionEvent = 'STARTED' | 'PROGRESS' | 'PAUSED' | 'RESUMED' | 'COMPLETED' | 'EXPIRED' | 'URL_REFRESHED';
+
+export interface SessionDeps {
+  prisma: PrismaClient;
+  signer: DownloadUrlSigner;
+  /** Session lifetime, extended by activity (default 72 h). */
+  sessionTtlMs: number;
+  /** Download URL lifetime (default 12 h). */
+  urlTtlMs: number;
+  now?: () => Date;
+  /** Called after every committed change; the realtime layer publishes it. */
+  onChange?: (event: SessionEvent, session: SessionView) => void;
+}
+
+const LIVE: SessionStatus[] = ['ACTIVE', 'PAUSED'];
+
+/**
+ * The session state machine (DESIGN §4): ACTIVE ⇄ PAUSED, either → COMPLETED, any live
+ * session past its expiry → EXPIRED. Every operation checks ownership first; progress is
+ * merged monotonically in single SQL statements so concurrent reports never lose a chunk.
+ */
+export function createSessionService(deps: SessionDeps) {
+  const { prisma, signer } = deps;
+  const now = deps.now ?? (() => new Date());
+  const emit = (event: SessionEvent, s: SessionView) => deps.onChange?.(event, s);
+
+  async function loadFile(fileId: string): Promise<FileView> {
+    const file = await prisma.file.findUnique({ where: { id: parseId(fileId, 'file') } });
+    if (!file) throw new HaulError('NOT_FOUND', 'file not found');
+    return toFileView(file);
+  }
+
+  /** Loads a session the viewer may act on; another user's session is indistinguishable from none. */
+  async function loadOwned(viewer: Viewer, sessionId: string): Promise<DownloadSession> {
+    const s = await prisma.downloadSession.findUnique({ where: { id: parseId(sessionId, 'session') } });
+    if (!s || (s.ownerId !== viewer.sub && viewer.role !== 'admin')) throw new HaulError('NOT_FOUND', 'session not found');
+    return s;
+  }
+
+  /** Moves a live session past its expiry to EXPIRED (write-through); returns the fresh row. */
+  async function expireIfDue(s: DownloadSession): Promise<DownloadSession> {
+    if (!LIVE.includes(s.status) || s.expiresAt > now()) return s;
+    const { count } = await prisma.downloadSession.updateMany({
+      where: { id: s.id, status: { in: LIVE } },
+      data: { status: 'EXPIRED' },
+    });
+    const fresh = await prisma.downloadSession.findUniqueOrThrow({ where: { id: s.id } });
+    if (count === 1) emit('EXPIRED', toSessionView(fresh));
+    return fresh;
+  }
+
+  /** Loads, checks ownership and expiry, and refuses terminal states for mutations. */
+  async function loadLive(viewer: Viewer, sessionId: string, action: string): Promise<DownloadSession> {
+    const s = await expireIfDue(await loadOwned(viewer, sessionId));
+    if (s.status === 'EXPIRED') throw new HaulError('SESSION_EXPIRED', 'session expired; start a new download');
+    if (s.status === 'COMPLETED') throw new HaulError('INVALID_TRANSITION', `cannot ${action} a completed session`);
+    return s;
+  }
+
+  async function withUrl(s: DownloadSession, file: FileView): Promise<SessionWithUrl> {
+    if (!file.checksum) throw new HaulError('FILE_NOT_READY', 'file has no checksum yet');
+    const downloadUrl = await signer.sign(
+      { storageKey: file.storageKey, version: file.checksum, filename: file.name, contentType: file.contentType },
+      s.urlExpiresAt,
+    );
+    return { session: toSessionView(s), file, downloadUrl };
+  }
+
+  const expiries = () => {
+    const t = now().getTime();
+    return { urlExpiresAt: new Date(t + deps.urlTtlMs), expiresAt: new Date(t + deps.sessionTtlMs) };
+  };
+
+  /** Atomically merges a validated report; both updates are monotonic, so they commute. */
+  async function applyProgress(s: DownloadSession, file: FileView, report: ProgressReport): Promise<DownloadSession> {
+    const chunks = [...new Set(report.completedChunks ?? [])];
+    const offset = BigInt(report.bytesConfirmed ?? 0);
+    const rate = report.transferRateBps == null ? null : BigInt(report.transferRateBps);
+    const { expiresAt } = expiries();
+    const rows = await prisma.$queryRaw<Array<{ completedChunks: number[] }>>`
+      UPDATE "DownloadSession" SET
+        "completedChunks" = (SELECT coalesce(array_agg(DISTINCT c ORDER BY c), '{}')
+                             FROM unnest(coalesce("completedChunks", '{}') || ${chunks}::int[]) AS c),
+        "bytesConfirmed" = GREATEST("bytesConfirmed", ${offset}),
+        "transferRateBps" = coalesce(${rate}::bigint, "transferRateBps"),
+        "expiresAt" = GREATEST("expiresAt", ${expiresAt}),
+        "updatedAt" = now()
+      WHERE "id" = ${s.id}::uuid AND "status" IN ('ACTIVE', 'PAUSED')
+      RETURNING "completedChunks"`;
+    const merged = rows[0];
+    if (!merged) return expireOrRefuse(s.id);
+    const prefix = BigInt(donePrefixEnd(merged.completedChunks, file));
+    await prisma.downloadSession.updateMany({
+      where: { id: s.id, bytesConfirmed: { lt: prefix } },
+      data: { bytesConfirmed: prefix },
+    });
+    return prisma.downloadSession.findUniqueOrThrow({ where: { id: s.id } });
+  }
+
+  /** The session left the live states between read and write: say which way. */
+  async function expireOrRefuse(id: string): Promise<never> {
+    const s = await prisma.downloadSession.findUniqueOrThrow({ where: { id } });
+    if (s.status === 'EXPIRED') throw new HaulError('SESSION_EXPIRED', 'session expired; start a new download');
+    throw new HaulError('INVALID_TRANSITION', `session is ${s.status.toLowerCase()}`);
+  }
+
+  async function setStatus(s: DownloadSession, from: SessionStatus[], to: SessionStatus, extra = {}): Promise<DownloadSession> {
+    const { count } = await prisma.downloadSession.updateMany({
+      where: { id: s.id, status: { in: from } },
+      data: { status: to, ...extra },
+    });
+    if (count === 0) await expireOrRefuse(s.id);
+    return prisma.downloadSession.findUniqueOrThrow({ where: { id: s.id } });
+  }
+
+  return {
+    loadFile,
+
+    async get(viewer: Viewer, sessionId: string): Promise<SessionView> {
+      return toSessionView(await expireIfDue(await loadOwned(viewer, sessionId)));
+    },
+
+    /** Returns the session with a fresh URL (GET /downloads/{id} shows the URL too). */
+    async getWithUrl(viewer: Viewer, sessionId: string): Promise<SessionWithUrl & { urlFresh: boolean }> {
+      const s = await expireIfDue(await loadOwned(viewer, sessionId));
+      const file = await loadFile(s.fileId);
+      return { ...(await withUrl(s, file)), urlFresh: LIVE.includes(s.status) };
+    },
+
+    async list(viewer: Viewer, opts: { status?: SessionStatus | null; first?: number }): Promise<SessionView[]> {
+      const rows = await prisma.downloadSession.findMany({
+        where: { ownerId: viewer.sub, ...(opts.status ? { status: opts.status } : {}) },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: Math.min(Math.max(opts.first ?? 100, 1), 500),
+      });
+      return Promise.all(rows.map(async (r) => toSessionView(await expireIfDue(r))));
+    },
+
+    /** Idempotent per (user, file, device): a live session is returned again with a fresh URL. */
+    async start(viewer: Viewer, input: { fileId: string; clientId?: string | null }): Promise<SessionWithUrl & { created: boolean }> {
+      const clientId = parseClientId(input.clientId);
+      const file = await loadFile(input.fileId);
+      if (file.status !== 'READY') throw new HaulError('FILE_NOT_READY', `file is ${file.status.toLowerCase()}`);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const live = await prisma.downloadSession.findFirst({
+          where: { ownerId: viewer.sub, fileId: file.id, clientId, status: { in: LIVE } },
+        });
+        if (live && (await expireIfDue(live)).status !== 'EXPIRED') {
+          const s = await prisma.downloadSession.update({ where: { id: live.id }, data: expiries() });
+          emit('URL_REFRESHED', toSessionView(s));
+          return { ...(await withUrl(s, file)), created: false };
+        }
+        try {
+          const s = await prisma.downloadSession.create({
+            data: { fileId: file.id, ownerId: viewer.sub, clientId, totalBytes: BigInt(file.sizeBytes), ...expiries() },
+          });
+          emit('STARTED', toSessionView(s));
+          return { ...(await withUrl(s, file)), created: true };
+        } catch (e) {
+          // A concurrent start for the same (user, file, device) won the partial unique index.
+          if ((e as { code?: string }).code !== 'P2002') throw e;
+        }
+      }
+      throw new HaulError('UNAVAILABLE', 'could not start the session; retry');
+    },
+
+    async report(viewer: Viewer, sessionId: string, report: ProgressReport): Promise<SessionView> {
+      const s = await loadLive(viewer, sessionId, 'report progress on');
+      const file = await loadFile(s.fileId);
+      validateReport(report, file);
+      const out = toSessionView(await applyProgress(s, file, report));
+      emit('PROGRESS', out);
+      return out;
+    },
+
+    /** ACTIVE → PAUSED, merging the final progress first. Pausing a paused session is a no-op. */
+    async pause(viewer: Viewer, sessionId: string, report: ProgressReport = {}): Promise<SessionView> {
+      const s = await loadLive(viewer, sessionId, 'pause');
+      const file = await loadFile(s.fileId);
+      validateReport(report, file);
+      const merged = await applyProgress(s, file, report);
+      if (merged.status === 'PAUSED') return toSessionView(merged);
+      const out = toSessionView(await setStatus(merged, ['ACTIVE'], 'PAUSED'));
+      emit('PAUSED', out);
+      return out;
+    },
+
+    /** PAUSED → ACTIVE with a fresh URL; resuming an active session just refreshes its URL. */
+    async resume(viewer: Viewer, sessionId: string): Promise<SessionWithUrl> {
+      const s = await loadLive(viewer, sessionId, 'resume');
+      const file = await loadFile(s.fileId);
+      const out = await setStatus(s, LIVE, 'ACTIVE', expiries());
+      emit(s.status === 'PAUSED' ? 'RESUMED' : 'URL_REFRESHED', toSessionView(out));
+      return withUrl(out, file);
+    },
+
+    async refreshUrl(viewer: Viewer, sessionId: string): Promise<SessionWithUrl> {
+      const s = await loadLive(viewer, sessionId, 'refresh the URL of');
+      const file = await loadFile(s.fileId);
+      const out = await setStatus(s, LIVE, s.status, expiries());
+      emit('URL_REFRESHED', toSessionView(out));
+      return withUrl(out, file);
+    },
+
+    /** Only the file's own SHA-256 completes a session; completing twice is harmless. */
+    async complete(viewer: Viewer, sessionId: string, checksum: string): Promise<SessionView> {
+      const existing = await expireIfDue(await loadOwned(viewer, sessionId));
+      const file = await loadFile(existing.fileId);
+      const given = typeof checksum === 'string' ? checksum.trim().toLowerCase() : '';
+      if (!/^[0-9a-f]{64}$/.test(given)) throw new HaulError('BAD_USER_INPUT', 'checksum must be 64 hex characters (SHA-256)');
+      if (given !== file.checksum) throw new HaulError('CHECKSUM_MISMATCH', 'checksum does not match the file');
+      if (existing.status === 'COMPLETED') return toSessionView(existing);
+      if (existing.status === 'EXPIRED') throw new HaulError('SESSION_EXPIRED', 'session expired; start a new download');
+      const all = Array.from({ length: file.chunkCount }, (_, i) => i);
+      const out = toSessionView(
+        await setStatus(existing, LIVE, 'COMPLETED', {
+          completedAt: now(),
+          bytesConfirmed: BigInt(file.sizeBytes),
+          completedChunks: all,
+        }),
+      );
+      emit('COMPLETED', out);
+      return out;
+    },
+  };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;
