@@ -48,7 +48,11 @@ export function buildApp(deps: AppDeps): App {
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
     const response = await yoga.fetch(
-      new Request(`http://localhost${req.url ?? '/'}`, { method, headers, body: body?.length ? new Uint8Array(body) : undefined }),
+      new Request(`http://localhost${req.url ?? '/'}`, {
+        method,
+        headers,
+        body: body?.length ? new Uint8Array(body) : undefined,
+      }),
       { viewer, log, requestId, sessions: deps.sessions, files: deps.files },
     );
     const out = Buffer.from(await response.arrayBuffer());
@@ -86,7 +90,12 @@ export function buildApp(deps: AppDeps): App {
       const viewer = await authenticate(req).catch((e: unknown) => {
         if (isHaulError(e)) {
           // GraphQL clients expect a GraphQL-shaped error body, with the 401 status.
-          sendJson(res, 401, { errors: [{ message: e.message, extensions: { code: e.code } }] }, { 'www-authenticate': 'Bearer' });
+          sendJson(
+            res,
+            401,
+            { errors: [{ message: e.message, extensions: { code: e.code } }] },
+            { 'www-authenticate': 'Bearer' },
+          );
           return undefined;
         }
         throw e;

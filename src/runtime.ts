@@ -13,8 +13,8 @@ import { type DownloadUrlSigner, edgeUrlSigner, s3UrlSigner } from './sessions/d
 import { createSessionService } from './sessions/service.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { FsBlobStore } from './storage/fs.ts';
-import { createS3Client } from './storage/s3-client.ts';
 import { S3BlobStore } from './storage/s3.ts';
+import { createS3Client } from './storage/s3-client.ts';
 
 export interface Runtime {
   app: App;

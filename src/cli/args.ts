@@ -41,6 +41,7 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
 export function parsePort(value: string | boolean | undefined, flag = '--port'): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || n > 65535) throw new UsageError(`${flag} must be a port number (0-65535)`);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || n > 65535)
+    throw new UsageError(`${flag} must be a port number (0-65535)`);
   return n;
 }

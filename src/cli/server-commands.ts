@@ -95,12 +95,19 @@ export const migrateCommand: Command = {
   ].join('\n'),
   options: { 'data-dir': { type: 'string' } },
   async run(values) {
-    const config = configure({ dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined }, { createSecrets: false });
+    const config = configure(
+      { dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined },
+      { createSecrets: false },
+    );
     const db = await openDatabase(config.database);
     try {
       const r = await migrateDatabase(db);
       for (const m of r.missing) console.error(`warning: ${m} is recorded in the database but missing from prisma/migrations`);
-      console.log(r.applied.length ? `applied ${r.applied.length}: ${r.applied.join(', ')}` : `up to date (${r.alreadyApplied.length} applied)`);
+      console.log(
+        r.applied.length
+          ? `applied ${r.applied.length}: ${r.applied.join(', ')}`
+          : `up to date (${r.alreadyApplied.length} applied)`,
+      );
       return EXIT.OK;
     } finally {
       await db.close();

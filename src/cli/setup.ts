@@ -19,7 +19,10 @@ export function configure(overrides: Omit<ConfigOverrides, 'generated'>, opts: {
 
 function loadConfigLenient(env: Record<string, string | undefined>, overrides: ConfigOverrides): Config | undefined {
   try {
-    return loadConfig(env, { ...overrides, generated: { jwtSecret: 'x'.repeat(32), signingKid: 'probe', signingSecret: 'x'.repeat(16) } });
+    return loadConfig(env, {
+      ...overrides,
+      generated: { jwtSecret: 'x'.repeat(32), signingKid: 'probe', signingSecret: 'x'.repeat(16) },
+    });
   } catch {
     return undefined;
   }

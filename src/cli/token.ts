@@ -25,15 +25,24 @@ export const tokenCommand: Command = {
   },
   async run(values) {
     const sub = values.sub;
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) throw new UsageError('--sub <user> is required (1-256 characters)');
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256)
+      throw new UsageError('--sub <user> is required (1-256 characters)');
     const role = values.role ?? 'user';
     if (role !== 'admin' && role !== 'user') throw new UsageError('--role must be admin or user');
     const ttlMs = parseDuration(typeof values.ttl === 'string' ? values.ttl : '1h');
     if (ttlMs === undefined) throw new UsageError('--ttl must be a duration such as 15m, 1h or 7d');
-    const config = configure({ dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined }, { createSecrets: true });
-    if (!config.auth.jwtSecret) throw new UsageError('no HS256 secret: this deployment verifies tokens from HAUL_JWKS_URL; mint them there');
-    console.error(`token for ${sub}${role === 'admin' ? ' (admin)' : ''}, valid ${typeof values.ttl === 'string' ? values.ttl : '1h'}:`);
-    console.log(await mintToken(config.auth.jwtSecret, { sub, role, ttlMs, issuer: config.auth.issuer, audience: config.auth.audience }));
+    const config = configure(
+      { dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined },
+      { createSecrets: true },
+    );
+    if (!config.auth.jwtSecret)
+      throw new UsageError('no HS256 secret: this deployment verifies tokens from HAUL_JWKS_URL; mint them there');
+    console.error(
+      `token for ${sub}${role === 'admin' ? ' (admin)' : ''}, valid ${typeof values.ttl === 'string' ? values.ttl : '1h'}:`,
+    );
+    console.log(
+      await mintToken(config.auth.jwtSecret, { sub, role, ttlMs, issuer: config.auth.issuer, audience: config.auth.audience }),
+    );
     return EXIT.OK;
   },
 };

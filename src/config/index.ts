@@ -30,7 +30,10 @@ const keyring = z.string().transform((s, ctx) => {
     const kid = part.slice(0, i);
     const secret = part.slice(i + 1);
     if (i <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(kid) || secret.length < 16) {
-      ctx.addIssue({ code: 'custom', message: 'HAUL_SIGNING_KEYS: each entry must be kid:secret with a secret of 16+ characters' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'HAUL_SIGNING_KEYS: each entry must be kid:secret with a secret of 16+ characters',
+      });
       return z.NEVER;
     }
     keys[kid] = secret;
@@ -44,8 +47,14 @@ const EnvSchema = z.object({
   HAUL_DATA_DIR: z.string().min(1).optional(),
   HAUL_PUBLIC_URL: z.url().optional(),
   HAUL_EDGE_URL: z.url().optional(),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL').optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// URL').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// URL')
+    .optional(),
   HAUL_STORAGE: z.enum(['fs', 's3']).optional(),
   HAUL_STORAGE_DIR: z.string().min(1).optional(),
   S3_BUCKET: z.string().min(1).optional(),
@@ -186,7 +195,10 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
   const keys = e.HAUL_SIGNING_KEYS ?? (gen ? { [gen.signingKid]: gen.signingSecret } : {});
   const kids = Object.keys(keys);
   const activeKid = e.HAUL_SIGNING_ACTIVE_KID ?? (kids.length === 1 ? kids[0] : undefined) ?? gen?.signingKid ?? '';
-  const retired = (e.HAUL_SIGNING_RETIRED_KIDS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const retired = (e.HAUL_SIGNING_RETIRED_KIDS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (kids.length === 0) problems.push('set HAUL_SIGNING_KEYS (kid:secret,…) to sign download URLs');
   else if (!keys[activeKid]) problems.push('HAUL_SIGNING_ACTIVE_KID must name one of the keys in HAUL_SIGNING_KEYS');
   else if (retired.includes(activeKid)) problems.push('the active signing key cannot also be retired');

@@ -20,7 +20,8 @@ export function loadOrCreateSecrets(dataDir: string, opts: { create: boolean }):
   try {
     return Secrets.parse(JSON.parse(readFileSync(file, 'utf8')));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file} is unreadable or malformed; remove it to regenerate`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new Error(`${file} is unreadable or malformed; remove it to regenerate`);
   }
   if (!opts.create) return undefined;
   const secrets: GeneratedSecrets = {

@@ -125,7 +125,10 @@ export async function applyMigrations(conn: SqlConnection, opts: MigrateOptions 
     const failed = rows.filter((r) => r.finished_at === null && r.rolled_back_at === null);
     if (failed.length > 0) {
       const details = failed
-        .map((r) => `The \`${r.migration_name}\` migration started at ${r.started_at.toISOString()} failed${r.logs?.trim() ? ` with the following logs:\n${r.logs.trim()}` : ''}`)
+        .map(
+          (r) =>
+            `The \`${r.migration_name}\` migration started at ${r.started_at.toISOString()} failed${r.logs?.trim() ? ` with the following logs:\n${r.logs.trim()}` : ''}`,
+        )
         .join('\n');
       throw new MigrationError(
         'FAILED_MIGRATION',

@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../db/client.ts';
 import { HaulError } from '../errors.ts';
-import { type FileView, toFileView } from '../sessions/model.ts';
 import { parseId } from '../sessions/ids.ts';
+import { type FileView, toFileView } from '../sessions/model.ts';
 
 /** A position in the files listing: (createdAt, id), encoded opaquely for clients. */
 interface FileCursor {
@@ -36,9 +36,7 @@ export function createFileRepository(prisma: PrismaClient) {
     async page(opts: { after?: string | null; limit: number }): Promise<{ items: FileView[]; hasNextPage: boolean }> {
       const c = opts.after ? decodeFileCursor(opts.after) : undefined;
       const rows = await prisma.file.findMany({
-        where: c
-          ? { OR: [{ createdAt: { gt: c.createdAt } }, { createdAt: c.createdAt, id: { gt: c.id } }] }
-          : undefined,
+        where: c ? { OR: [{ createdAt: { gt: c.createdAt } }, { createdAt: c.createdAt, id: { gt: c.id } }] } : undefined,
         orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
         take: opts.limit + 1,
       });

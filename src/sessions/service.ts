@@ -4,14 +4,7 @@ import { HaulError } from '../errors.ts';
 import type { DownloadSession } from '../generated/prisma/client.ts';
 import type { DownloadUrlSigner } from './download-url.ts';
 import { parseClientId, parseId } from './ids.ts';
-import {
-  type FileView,
-  type SessionStatus,
-  type SessionView,
-  type SessionWithUrl,
-  toFileView,
-  toSessionView,
-} from './model.ts';
+import { type FileView, type SessionStatus, type SessionView, type SessionWithUrl, toFileView, toSessionView } from './model.ts';
 import { donePrefixEnd, type ProgressReport, validateReport } from './progress.ts';
 
 export type SessionEvent = 'STARTED' | 'PROGRESS' | 'PAUSED' | 'RESUMED' | 'COMPLETED' | 'EXPIRED' | 'URL_REFRESHED';
@@ -153,7 +146,10 @@ export function createSessionService(deps: SessionDeps) {
     },
 
     /** Idempotent per (user, file, device): a live session is returned again with a fresh URL. */
-    async start(viewer: Viewer, input: { fileId: string; clientId?: string | null }): Promise<SessionWithUrl & { created: boolean }> {
+    async start(
+      viewer: Viewer,
+      input: { fileId: string; clientId?: string | null },
+    ): Promise<SessionWithUrl & { created: boolean }> {
       const clientId = parseClientId(input.clientId);
       const file = await loadFile(input.fileId);
       if (file.status !== 'READY') throw new HaulError('FILE_NOT_READY', `file is ${file.status.toLowerCase()}`);

@@ -1,0 +1,131 @@
+/**
+ * HTTP byte ranges (RFC 9110 §14): pure parsing and resolution, no I/O.
+ *
+ * Two steps, so the edge can evaluate preconditions (`If-Range`) between them and a later
+ * multipart/byteranges writer can reuse both:
+ *
+ * 1. `parseRange(header)` reads the `Range` header syntactically. Anything this server does not
+ *    understand — absent header, another range unit, bad syntax, `last-pos < first-pos`, numbers
+ *    too large — is `{ kind: 'none' }`: RFC 9110 §14.2 lets a server ignore such a header, and
+ *    the response is then a plain 200 with the whole representation.
+ * 2. `resolveRanges(spec, size)` applies the parsed ranges to a representation of `size` bytes.
+ *
+ * ## Decisions
+ *
+ * - Only the `bytes` unit (case-insensitive) exists. Surrounding SP/HTAB around list elements and
+ *   empty list elements (`bytes=0-1,,2-3`) are tolerated, as RFC 9110 §5.6.1 asks of recipients.
+ * - Offsets are JavaScript numbers, exact up to 2^53 − 1 (8 PiB): a position written with more
+ *   than 16 digits, or not a safe integer, makes the whole header unparsable. Leading zeros count
+ *   towards those 16 digits. Ignoring such a header (200, whole file) is always a correct answer.
+ * - A range whose first-pos is at or past the end, and a suffix range of length 0, are
+ *   unsatisfiable and dropped; if none is left the answer is 416. A last-pos past the end is
+ *   clipped to the last byte; a suffix longer than the file selects the whole file (206).
+ *   A 0-byte representation satisfies no range at all (416, never 206 with an empty body).
+ * - Several satisfiable ranges: this version of the edge answers them with the whole file (200),
+ *   so `resolveRanges` returns `{ kind: 'full' }` unless the caller passes `{ multipart: true }`;
+ *   then it returns `{ kind: 'multi' }` with the satisfiable ranges in request order (not
+ *   coalesced; coalescing and a cap on the part count belong to the multipart writer).
+ *   If exactly one of several ranges is satisfiable, that one is served as a plain 206.
+ */
+
+/** One `range-spec` as written: `start-[end]` (int-range) or `-suffix` (suffix-range). */
+export type RangeItem = { start: number; end?: number } | { suffix: number };
+
+/** The parsed `Range` header. `none` means "ignore the header and send the whole representation". */
+export type RangeSpec = { kind: 'none' } | { kind: 'ranges'; ranges: RangeItem[] };
+
+/** An inclusive, satisfiable byte range: `0 <= start <= end < size`. */
+export interface SatisfiableRange {
+  start: number;
+  end: number;
+}
+
+/** What to send. */
+export type ResolvedRange =
+  | { kind: 'full' }
+  | { kind: 'partial'; start: number; end: number }
+  | { kind: 'multi'; ranges: SatisfiableRange[] }
+  | { kind: 'unsatisfiable' };
+
+export interface ResolveOptions {
+  /** Whether the caller can send `multipart/byteranges`. Off in this version of the edge. */
+  multipart?: boolean;
+}
+
+/** Longest decimal position accepted (2^53 − 1 has 16 digits). */
+export const MAX_POSITION_DIGITS = 16;
+
+const NONE: RangeSpec = { kind: 'none' };
+const DIGITS = new RegExp(`^[0-9]{1,${MAX_POSITION_DIGITS}}$`);
+const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
+
+function position(s: string): number | undefined {
+  if (!DIGITS.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function parseItem(s: string): RangeItem | undefined {
+  const dash = s.indexOf('-');
+  if (dash < 0) return undefined;
+  const first = s.slice(0, dash);
+  const last = s.slice(dash + 1);
+  if (first === '') {
+    const suffix = position(last);
+    return suffix === undefined ? undefined : { suffix };
+  }
+  const start = position(first);
+  if (start === undefined) return undefined;
+  if (last === '') return { start };
+  const end = position(last);
+  if (end === undefined || end < start) return undefined;
+  return { start, end };
+}
+
+/** Parses a `Range` header value. Never throws. */
+export function parseRange(header: string | undefined): RangeSpec {
+  if (typeof header !== 'string') return NONE;
+  const eq = header.indexOf('=');
+  if (eq < 0 || header.slice(0, eq).toLowerCase() !== 'bytes') return NONE;
+  const ranges: RangeItem[] = [];
+  for (const element of header.slice(eq + 1).split(',')) {
+    const s = element.replace(OWS_EDGES, '');
+    if (s === '') continue;
+    const item = parseItem(s);
+    if (item === undefined) return NONE;
+    ranges.push(item);
+  }
+  return ranges.length === 0 ? NONE : { kind: 'ranges', ranges };
+}
+
+/** The bytes one range-spec selects in a representation of `size` bytes, or undefined if none. */
+export function satisfiable(item: RangeItem, size: number): SatisfiableRange | undefined {
+  if (size === 0) return undefined;
+  if ('suffix' in item) {
+    if (item.suffix === 0) return undefined;
+    return { start: Math.max(0, size - item.suffix), end: size - 1 };
+  }
+  if (item.start >= size) return undefined;
+  return { start: item.start, end: Math.min(item.end ?? size - 1, size - 1) };
+}
+
+/** Applies a parsed `Range` header to a representation of `size` bytes. */
+export function resolveRanges(spec: RangeSpec, size: number, options: ResolveOptions = {}): ResolvedRange {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`resolveRanges: invalid size ${size}`);
+  if (spec.kind === 'none') return { kind: 'full' };
+  const ranges: SatisfiableRange[] = [];
+  for (const item of spec.ranges) {
+    const r = satisfiable(item, size);
+    if (r) ranges.push(r);
+  }
+  const [only] = ranges;
+  if (only === undefined) return { kind: 'unsatisfiable' };
+  if (ranges.length === 1) return { kind: 'partial', start: only.start, end: only.end };
+  return options.multipart ? { kind: 'multi', ranges } : { kind: 'full' };
+}
+
+/** `Content-Range` of a 206 part: `bytes a-b/size`. */
+export const contentRange = (r: SatisfiableRange, size: number): string => `bytes ${r.start}-${r.end}/${size}`;
+
+/** `Content-Range` of a 416: `bytes *\/size`. */
+export const unsatisfiedContentRange = (size: number): string => `bytes */${size}`;
