@@ -17,7 +17,6 @@ const config: CodegenConfig = {
       },
     },
   },
-  hooks: { afterAllFileWrite: ['biome format --write'] },
 };
 
 export default config;

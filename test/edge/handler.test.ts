@@ -181,7 +181,7 @@ describe('edge handler over a real socket', () => {
   });
 
   it('HEAD: headers without a body; Range is ignored', async () => {
-    for (const headers of [{}, { range: 'bytes=0-9' }]) {
+    for (const headers of [{}, { range: 'bytes=0-9' }] as Record<string, string>[]) {
       const r = await get(bigUrl(), headers, 'HEAD');
       expect(r.status).toBe(200);
       expect(r.headers.get('content-length')).toBe(String(SIZE));
@@ -287,7 +287,12 @@ class FakeStore implements BlobStore {
 
 describe('edge handler streaming', () => {
   const fakeUrl = (base: string) =>
-    signDownloadUrl(keyring, { baseUrl: base, objectPath: 'x/y', version: 'b'.repeat(64), expiresAt: new Date(Date.now() + HOUR) });
+    signDownloadUrl(keyring, {
+      baseUrl: base,
+      objectPath: 'x/y',
+      version: 'b'.repeat(64),
+      expiresAt: new Date(Date.now() + HOUR),
+    });
 
   it('applies back-pressure and destroys the origin stream when the client goes away', async () => {
     const store = new FakeStore(1024 ** 3);
