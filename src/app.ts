@@ -7,6 +7,7 @@ import { HaulError, isHaulError } from './errors.ts';
 import type { Services } from './graphql/context.ts';
 import { createGraphQLHandler } from './graphql/yoga.ts';
 import { readBody, sendError, sendJson } from './http/io.ts';
+import { attachGraphQLWebSocket } from './realtime/ws.ts';
 import { handleDownloads } from './rest/downloads.ts';
 
 export interface AppDeps extends Services {
@@ -133,6 +134,13 @@ export function buildApp(deps: AppDeps): App {
       sendError(res, new HaulError('INTERNAL', 'unexpected error'));
     });
   });
+  const ws = attachGraphQLWebSocket({
+    server,
+    yoga,
+    auth: deps.auth,
+    services: { sessions: deps.sessions, files: deps.files },
+    log: deps.log,
+  });
   // Slow-loris protection: a request must arrive whole within 30 s.
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
@@ -147,8 +155,9 @@ export function buildApp(deps: AppDeps): App {
           resolve((server.address() as AddressInfo).port);
         });
       }),
-    stop: (graceMs = 10_000) =>
-      new Promise((resolve) => {
+    stop: async (graceMs = 10_000) => {
+      await ws.close();
+      await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
         force.unref();
         server.close(() => {
@@ -156,6 +165,7 @@ export function buildApp(deps: AppDeps): App {
           resolve();
         });
         server.closeIdleConnections();
-      }),
+      });
+    },
   };
 }

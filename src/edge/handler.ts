@@ -212,7 +212,8 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
     }
 
     // Open before the headers go out, so an object deleted since the stat is still a clean 404.
-    // A whole-file read is bounded too: the guard then catches an object that grew or shrank.
+    // A whole-file read is bounded too, so an object that grew still yields the announced length;
+    // the guard catches one that shrank (and a store that ignores the bound).
     const body: Readable = await store.read(url.objectPath, range ?? { start: 0, end: size - 1 }).catch((e: unknown) => {
       if (isHaulError(e) && e.code === 'BAD_USER_INPUT')
         // The range start is now past the end: the object shrank since the stat.

@@ -5,20 +5,33 @@ import type { Context } from './context.ts';
 import { limitRules } from './limits.ts';
 import { schema } from './schema/index.ts';
 
-/** Turns a HaulError into a GraphQL error with its stable code; masks everything else. */
+/**
+ * Turns a HaulError into a GraphQL error with its stable code; masks everything else.
+ * Duck-typed on purpose: graphql-ws may load graphql's ESM build while yoga loads its CJS
+ * build, so `instanceof GraphQLError` is not reliable across the two transports.
+ */
 export function toGraphQLError(error: unknown): GraphQLError {
-  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const located = isGraphQLErrorLike(error) ? error : undefined;
+  const original = located ? (located.originalError ?? located) : error;
+  const where = located ? { nodes: located.nodes, path: located.path } : {};
   if (original instanceof HaulError) {
     return new GraphQLError(original.message, {
-      ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+      ...where,
       extensions: { code: original.code, retryable: original.retryable },
     });
   }
-  if (error instanceof GraphQLError && !error.originalError) return error;
-  return new GraphQLError('Unexpected error.', {
-    ...(error instanceof GraphQLError ? { path: error.path } : {}),
-    extensions: { code: 'INTERNAL', retryable: true },
-  });
+  if (located && !located.originalError) {
+    // graphql's own errors (parse, validation, coercion): safe to show, with a code.
+    return new GraphQLError(located.message, {
+      ...where,
+      extensions: { code: 'BAD_USER_INPUT', ...located.extensions },
+    });
+  }
+  return new GraphQLError('Unexpected error.', { ...where, extensions: { code: 'INTERNAL', retryable: true } });
+}
+
+function isGraphQLErrorLike(e: unknown): e is GraphQLError {
+  return e instanceof GraphQLError || (e instanceof Error && e.name === 'GraphQLError' && 'extensions' in e);
 }
 
 export function createGraphQLHandler(opts: {

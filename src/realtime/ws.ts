@@ -1,0 +1,78 @@
+import type { Server } from 'node:http';
+import type { ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { type Authenticator, bearerToken, type Viewer } from '../auth/jwt.ts';
+import type { Context, Services } from '../graphql/context.ts';
+
+/** What a WebSocket connection carries once `onConnect` has authenticated it. */
+type ConnectionExtra = {
+  viewer?: Viewer;
+};
+
+type Enveloped = ReturnType<YogaServerInstance<Context, Record<string, never>>['getEnveloped']>;
+type RootValue = { execute: Enveloped['execute']; subscribe: Enveloped['subscribe'] };
+
+/**
+ * graphql-ws on the same port and path as HTTP GraphQL. The token travels in
+ * `connectionParams` (`{ authorization: "Bearer …" }` or `{ token }`); a connection without a
+ * valid one is closed with 4403 before any operation runs. Each operation gets the same
+ * context as an HTTP request, so ownership checks are identical on every transport.
+ */
+export function attachGraphQLWebSocket(opts: {
+  server: Server;
+  // biome-ignore lint/suspicious/noExplicitAny: yoga's server-context generic differs per caller
+  yoga: YogaServerInstance<any, any>;
+  auth: Authenticator;
+  services: Services;
+  log: Logger;
+}): { close(): Promise<void> } {
+  const wss = new WebSocketServer({ server: opts.server, path: '/graphql' });
+  let n = 0;
+  const disposable = useServer<Record<string, unknown>, ConnectionExtra>(
+    {
+      async onConnect(ctx) {
+        const p = ctx.connectionParams ?? {};
+        const token =
+          bearerToken(typeof p.authorization === 'string' ? p.authorization : undefined) ??
+          (typeof p.token === 'string' ? p.token : undefined);
+        if (!token) return false;
+        try {
+          ctx.extra.viewer = await opts.auth.verify(token);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      execute: (args: ExecutionArgs) => (args.rootValue as RootValue).execute(args),
+      subscribe: (args: ExecutionArgs) => (args.rootValue as RootValue).subscribe(args),
+      async onSubscribe(ctx, _id, params) {
+        const viewer = ctx.extra.viewer;
+        if (!viewer) return [];
+        const requestId = `ws-${++n}`;
+        const initial: Context = { ...opts.services, viewer, requestId, log: opts.log.child({ reqId: requestId }) };
+        const { schema, execute, subscribe, contextFactory, parse, validate } = opts.yoga.getEnveloped(initial);
+        const document = parse(params.query);
+        const errors = validate(schema, document);
+        if (errors.length) return errors;
+        return {
+          schema,
+          document,
+          operationName: params.operationName,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe } satisfies RootValue,
+        };
+      },
+    },
+    wss,
+  );
+  return {
+    async close() {
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
