@@ -1,7 +1,5 @@
 import type { Config } from '../config/index.ts';
-import { openDatabase } from '../db/client.ts';
-import { migrateDatabase } from '../db/migrate.ts';
-import { type Runtime, startRuntime } from '../runtime.ts';
+import type { Runtime } from '../runtime.ts';
 import { type Command, EXIT, parsePort } from './args.ts';
 import { configure, createLogger } from './setup.ts';
 
@@ -75,6 +73,8 @@ function serverCommand(role: 'serve' | 'api'): Command {
       if (role === 'api' && config.mode !== 'production')
         console.error('haul api: DATABASE_URL is not set; running on the embedded PGlite database in the data dir');
       const log = createLogger(config.logLevel);
+      // Loaded here, not at the top: `haul --help` and `haul token` stay fast without Prisma and the AWS SDK.
+      const { startRuntime } = await import('../runtime.ts');
       const runtime = await startRuntime(config, log, { role });
       console.log(banner(config, runtime, role));
       return runUntilSignal(runtime, log);
@@ -99,6 +99,8 @@ export const migrateCommand: Command = {
       { dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined },
       { createSecrets: false },
     );
+    const { openDatabase } = await import('../db/client.ts');
+    const { migrateDatabase } = await import('../db/migrate.ts');
     const db = await openDatabase(config.database);
     try {
       const r = await migrateDatabase(db);
