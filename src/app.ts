@@ -88,25 +88,29 @@ export function buildApp(deps: AppDeps): App {
     }
     if (path.startsWith('/d/') && deps.edge) return deps.edge(req, res);
     if (path === '/graphql') {
-      const viewer = await authenticate(req).catch((e: unknown) => {
-        if (isHaulError(e)) {
-          // GraphQL clients expect a GraphQL-shaped error body, with the 401 status.
-          sendJson(
-            res,
-            401,
-            { errors: [{ message: e.message, extensions: { code: e.code } }] },
-            { 'www-authenticate': 'Bearer' },
-          );
-          return undefined;
-        }
-        throw e;
-      });
-      if (viewer) await graphql(req, res, viewer, log, requestId);
+      try {
+        await graphql(req, res, await authenticate(req), log, requestId);
+      } catch (e) {
+        if (!isHaulError(e) || res.headersSent) throw e;
+        // GraphQL clients expect a GraphQL-shaped error body (401, 413…), with the code's status.
+        sendJson(
+          res,
+          e.httpStatus,
+          { errors: [{ message: e.message, extensions: { code: e.code } }] },
+          e.code === 'UNAUTHENTICATED' ? { 'www-authenticate': 'Bearer' } : {},
+        );
+      }
       return;
     }
     if (path === '/downloads' || path.startsWith('/downloads/')) {
       const viewer = await authenticate(req);
-      await handleDownloads(req, res, path, { viewer, sessions: deps.sessions, maxBodyBytes: deps.limits.maxBodyBytes });
+      const handled = await handleDownloads(req, res, path, {
+        viewer,
+        sessions: deps.sessions,
+        maxBodyBytes: deps.limits.maxBodyBytes,
+      });
+      // A path under /downloads that is none of its routes (e.g. /downloads/x/y) must still be answered.
+      if (!handled) throw new HaulError('NOT_FOUND', `no route for ${path}`);
       return;
     }
     throw new HaulError('NOT_FOUND', `no route for ${path}`);

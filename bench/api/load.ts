@@ -25,6 +25,8 @@ export interface LoadOptions {
   body: RequestFactory;
   /** Set by a signal handler: stop at the next request. */
   aborted: () => boolean;
+  /** Called just before and just after the measured window (e.g. to read CPU counters). */
+  onMeasure?: (phase: 'start' | 'end') => void;
 }
 
 /** Nearest-rank percentile of an ascending array. */
@@ -107,9 +109,11 @@ export async function closedLoop(opts: LoadOptions): Promise<LoadResult> {
       await Promise.all(Array.from({ length: opts.concurrency }, (_, w) => worker(w)));
     };
     await phase(opts.warmupMs, false);
+    opts.onMeasure?.('start');
     const t0 = performance.now();
     await phase(opts.durationMs, true);
     const wall = performance.now() - t0;
+    opts.onMeasure?.('end');
     latencies.sort((a, b) => a - b);
     return {
       requests: latencies.length,
