@@ -45,14 +45,14 @@ function openStore(config: Config): { store: BlobStore; signer?: (keyring: Keyri
 export async function startRuntime(config: Config, log: Logger, opts: RuntimeOptions): Promise<Runtime> {
   const db = await openDatabase(config.database);
   const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    ? // Not awaited: the API starts and serves from PostgreSQL while Redis is away; /readyz says so.
+      new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : undefined;
   redis?.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   let app: App | undefined;
   try {
     const migrated = await migrateDatabase(db, { log: (msg) => log.info(msg) });
     if (migrated.applied.length) log.info({ applied: migrated.applied }, 'migrations applied');
-    await redis?.connect();
 
     const { store, signer: s3Signer } = openStore(config);
     const keyring = new Keyring(config.signing);
