@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,9 +190,32 @@ describe('haul serve walk-through (the README, with curl)', () => {
     expect(rest.stdout.split(' ')[0]).toBe(demo.checksum);
   });
 
-  it('stops gracefully on SIGTERM with exit code 0', async () => {
+  it('on SIGTERM lets an in-flight download finish, then exits 0', async () => {
+    const token = (await haul(['token', '--sub', 'bob', '--data-dir', join(dir, 'serve')])).stdout.trim().split('\n').at(-1)!;
+    const auth = ['-H', `authorization: Bearer ${token}`, '-H', 'content-type: application/json'];
+    const files = JSON.parse(
+      await curl(...auth, `${base}/graphql`, '-d', '{"query":"{ files { edges { node { id checksum } } } }"}'),
+    );
+    const demo = files.data.files.edges[0].node;
+    const start = JSON.parse(await curl(...auth, '-X', 'POST', `${base}/downloads`, '-d', JSON.stringify({ file_id: demo.id })));
+    // A reader that takes its time (about 2 s for the 8 MiB demo): the signal lands mid-transfer.
+    let finishedAt = 0;
+    const download = (async () => {
+      const res = await fetch(start.download_url);
+      const hash = createHash('sha256');
+      for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+        hash.update(piece);
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      finishedAt = Date.now();
+      return hash.digest('hex');
+    })();
+    await new Promise((r) => setTimeout(r, 500));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const killedAt = Date.now();
     child.kill('SIGTERM');
+    expect(await download).toBe(demo.checksum);
+    expect(finishedAt).toBeGreaterThan(killedAt + 500);
     expect(await exited).toBe(0);
   });
 });
