@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { ingestProcessor } from '../jobs/ingest.ts';
 import { type App, buildApp } from './app.ts';
 import { createAuthenticator } from './auth/jwt.ts';
 import type { Config } from './config/index.ts';
@@ -85,7 +86,12 @@ export async function startRuntime(config: Config, log: Logger, opts: RuntimeOpt
     baseUrl ||= `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
 
     if (opts.role === 'serve') {
-      const demo = await ensureDemoFile({ prisma: db.prisma, store });
+      // The demo goes through the same ingest processor the job system runs.
+      const deps = { prisma: db.prisma, store };
+      const ingest = ingestProcessor(deps);
+      const demo = await ensureDemoFile(deps, {
+        ingest: (data) => ingest({ data, updateProgress: (p) => log.debug({ progress: p }, 'demo ingest') }),
+      });
       if (demo) log.info({ fileId: demo.id, name: demo.name, size: Number(demo.sizeBytes) }, 'demo file ready');
     }
     const running = app;

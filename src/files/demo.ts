@@ -2,7 +2,7 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { File } from '../generated/prisma/client.ts';
 import { MiB } from './chunking.ts';
-import { type IngestDeps, ingestObject } from './ingest.ts';
+import { type IngestDeps, type IngestInput, ingestObject } from './ingest.ts';
 
 export const DEMO_STORAGE_KEY = 'demo/haul-demo.bin';
 export const DEMO_NAME = 'haul-demo.bin';
@@ -13,6 +13,8 @@ export const DEMO_DEFAULT_CHUNK_SIZE = MiB;
 export interface DemoOptions {
   sizeBytes?: number;
   chunkSize?: number;
+  /** How to ingest the generated object: the job processor under `haul serve`; default ingestObject. */
+  ingest?: (input: IngestInput) => Promise<File>;
 }
 
 /**
@@ -35,7 +37,8 @@ export async function ensureDemoFile(deps: IngestDeps, opts: DemoOptions = {}): 
   const existing = await deps.store.stat(DEMO_STORAGE_KEY);
   if (existing?.size !== size) await deps.store.put(DEMO_STORAGE_KEY, demoBytes(size));
 
-  return ingestObject(deps, {
+  const ingest = opts.ingest ?? ((input: IngestInput) => ingestObject(deps, input));
+  return ingest({
     storageKey: DEMO_STORAGE_KEY,
     name: DEMO_NAME,
     contentType: 'application/octet-stream',
