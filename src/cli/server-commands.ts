@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Config } from '../config/index.ts';
 import type { Runtime } from '../runtime.ts';
 import { type Command, EXIT, parsePort } from './args.ts';
@@ -26,7 +27,8 @@ async function runUntilSignal(runtime: Runtime, log: ReturnType<typeof createLog
 
 function banner(config: Config, runtime: Runtime, role: 'serve' | 'api'): string {
   const base = runtime.baseUrl;
-  const dataDir = config.mode === 'embedded' ? ` --data-dir ${JSON.stringify(config.dataDir)}` : '';
+  const custom = config.mode === 'embedded' && config.dataDir !== resolve('.haul');
+  const dataDir = custom ? ` --data-dir ${JSON.stringify(config.dataDir)}` : '';
   return [
     `haul ${role} listening on ${base} (${config.mode}: ${config.database.kind}, ${config.storage.kind} store${config.redisUrl ? ', redis' : ''})`,
     `  GraphQL   ${base}/graphql`,

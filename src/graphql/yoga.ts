@@ -20,14 +20,20 @@ export function toGraphQLError(error: unknown): GraphQLError {
       extensions: { code: original.code, retryable: original.retryable },
     });
   }
-  if (located && !located.originalError) {
-    // graphql's own errors (parse, validation, coercion): safe to show, with a code.
+  if (located && isOriginalGraphQLError(located)) {
+    // graphql's own errors (parse, validation, coercion): safe to show, with a code. A variable
+    // coercion error wraps the scalar's own GraphQLError, so follow the chain to its end.
     return new GraphQLError(located.message, {
       ...where,
       extensions: { code: 'BAD_USER_INPUT', ...located.extensions },
     });
   }
   return new GraphQLError('Unexpected error.', { ...where, extensions: { code: 'INTERNAL', retryable: true } });
+}
+
+/** True when the error chain ends in a GraphQLError rather than in some thrown exception. */
+function isOriginalGraphQLError(e: unknown): boolean {
+  return isGraphQLErrorLike(e) && (e.originalError == null || isOriginalGraphQLError(e.originalError));
 }
 
 function isGraphQLErrorLike(e: unknown): e is GraphQLError {

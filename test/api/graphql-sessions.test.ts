@@ -63,7 +63,11 @@ async function start(token: string, fileId: string, clientId?: string) {
   return r.data!.startDownload;
 }
 
-async function report(token: string, sessionId: string, v: { completedChunks?: number[]; bytesConfirmed?: number; transferRateBps?: number }) {
+async function report(
+  token: string,
+  sessionId: string,
+  v: { completedChunks?: number[]; bytesConfirmed?: number; transferRateBps?: number },
+) {
   const r = await gql(url, token, ReportProgressDocument, { sessionId, ...v });
   expect(r.errors).toBeUndefined();
   return r.data!.reportProgress;
@@ -206,7 +210,13 @@ describe('startDownload', () => {
     expect(Buffer.from(await res.arrayBuffer())).toEqual(A_BYTES.subarray(0, 100));
 
     const row = await sessionRow(prisma(), s.id);
-    expect(row).toMatchObject({ ownerId: 'alice', clientId: 'laptop', status: 'ACTIVE', totalBytes: BigInt(A_SIZE), bytesConfirmed: 0n });
+    expect(row).toMatchObject({
+      ownerId: 'alice',
+      clientId: 'laptop',
+      status: 'ACTIVE',
+      totalBytes: BigInt(A_SIZE),
+      bytesConfirmed: 0n,
+    });
   });
 
   it('is idempotent per (user, file, clientId): the same session again, with a fresh URL', async () => {
@@ -239,7 +249,9 @@ describe('startDownload', () => {
   });
 
   it('concurrent starts for the same triple make exactly one session', async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, () => gql(url, alice, StartDownloadDocument, { fileId: fileB, clientId: 'race' })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => gql(url, alice, StartDownloadDocument, { fileId: fileB, clientId: 'race' })),
+    );
     for (const r of results) expect(r.errors).toBeUndefined();
     const ids = new Set(results.map((r) => r.data!.startDownload.session.id));
     expect(ids.size).toBe(1);
@@ -249,7 +261,13 @@ describe('startDownload', () => {
 
   it('a file that is not READY is FILE_NOT_READY, and no session is made', async () => {
     const pending = await prisma().file.create({
-      data: { name: 'p.bin', sizeBytes: 10n, contentType: 'application/octet-stream', storageKey: 'pending/p.bin', chunkSize: A_CHUNK },
+      data: {
+        name: 'p.bin',
+        sizeBytes: 10n,
+        contentType: 'application/octet-stream',
+        storageKey: 'pending/p.bin',
+        chunkSize: A_CHUNK,
+      },
     });
     expect(pending.status).toBe('PENDING');
     const failed = await prisma().file.create({
@@ -336,7 +354,11 @@ describe('reportProgress', () => {
     expect([s.bytesConfirmed, s.transferRateBps]).toEqual([4 * A_CHUNK, 1_500_000]);
 
     const row = await sessionRow(prisma(), id);
-    expect([row.bytesConfirmed, row.completedChunks, row.transferRateBps]).toEqual([BigInt(4 * A_CHUNK), [0, 1, 2, 3], 1_500_000n]);
+    expect([row.bytesConfirmed, row.completedChunks, row.transferRateBps]).toEqual([
+      BigInt(4 * A_CHUNK),
+      [0, 1, 2, 3],
+      1_500_000n,
+    ]);
   });
 
   it('8 concurrent reports, each with a different chunk, lose none', async () => {
@@ -615,9 +637,9 @@ describe('queries', () => {
       expect(r.errors).toBeUndefined();
       return r.data!.myDownloads.map((s) => s.id);
     };
-    const newestFirst = (await prisma().downloadSession.findMany({ where: { ownerId: 'carol' }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })).map(
-      (s) => s.id,
-    );
+    const newestFirst = (
+      await prisma().downloadSession.findMany({ where: { ownerId: 'carol' }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })
+    ).map((s) => s.id);
     expect(newestFirst).toHaveLength(4);
     expect(await ids()).toEqual(newestFirst);
     expect(await ids(undefined, 2)).toEqual(newestFirst.slice(0, 2));

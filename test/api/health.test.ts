@@ -30,7 +30,11 @@ describe('health and readiness', () => {
   });
 
   it('starts and serves the API with Redis down, and reports not ready', async () => {
-    await using srv = await startTestServer({ db: 'pglite', role: 'api', env: { REDIS_URL: `redis://127.0.0.1:${await deadPort()}` } });
+    await using srv = await startTestServer({
+      db: 'pglite',
+      role: 'api',
+      env: { REDIS_URL: `redis://127.0.0.1:${await deadPort()}` },
+    });
     const r = await fetch(`${srv.url}/readyz`);
     expect(r.status).toBe(503);
     const body = (await r.json()) as any;

@@ -28,7 +28,13 @@ export interface TestS3 extends AsyncDisposable {
 /** Starts s3rver on 127.0.0.1, port 0, with one bucket, in a temp folder. */
 export async function startTestS3(bucket = 'haul-test'): Promise<TestS3> {
   const dir = await mkdtemp(join(tmpdir(), 'haul-s3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: bucket }] });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: dir,
+    configureBuckets: [{ name: bucket }],
+  });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   return {
