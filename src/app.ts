@@ -28,6 +28,14 @@ export interface App {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * A body refused part-way (413) leaves the rest of it unread on the connection, and a keep-alive
+ * client that reuses that connection would hang: answer, then close it (RFC 9110 §15.5.14).
+ */
+function closeAfterRefusedBody(res: ServerResponse, e: HaulError): void {
+  if (e.code === 'PAYLOAD_TOO_LARGE') res.setHeader('connection', 'close');
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Builds the HTTP app: GraphQL, REST, health, and the edge when mounted. No process side effects. */
@@ -92,6 +100,7 @@ export function buildApp(deps: AppDeps): App {
         await graphql(req, res, await authenticate(req), log, requestId);
       } catch (e) {
         if (!isHaulError(e) || res.headersSent) throw e;
+        closeAfterRefusedBody(res, e);
         // GraphQL clients expect a GraphQL-shaped error body (401, 413…), with the code's status.
         sendJson(
           res,
@@ -133,7 +142,10 @@ export function buildApp(deps: AppDeps): App {
         res.destroy();
         return;
       }
-      if (isHaulError(e)) return sendError(res, e);
+      if (isHaulError(e)) {
+        closeAfterRefusedBody(res, e);
+        return sendError(res, e);
+      }
       log.error({ err: e }, 'unexpected error');
       sendError(res, new HaulError('INTERNAL', 'unexpected error'));
     });

@@ -73,10 +73,6 @@ async function report(
   return r.data!.reportProgress;
 }
 
-const expectCode = (r: { status: number; errors?: unknown; data?: unknown }, code: string) => {
-  expect(codeOf(r as never)).toBe(code);
-};
-
 describe('file and files', () => {
   it('file(id) returns the ingested file with its integrity data', async () => {
     const r = await gql(url, alice, FileDocument, { id: fileA });

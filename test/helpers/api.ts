@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { PrismaClient } from '../../src/db/client.ts';
 import type { GraphQLResult } from './server.ts';
 
@@ -41,7 +41,7 @@ export function postRaw(
   token: string | undefined,
   body: Buffer,
   opts: { chunked?: boolean } = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: any }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
@@ -55,7 +55,7 @@ export function postRaw(
         try {
           json = JSON.parse(text);
         } catch {}
-        resolve({ status: res.statusCode ?? 0, body: json });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: json });
       });
       res.on('error', reject);
     });
