@@ -5,7 +5,7 @@ import type { DownloadSession } from '../generated/prisma/client.ts';
 import type { DownloadUrlSigner } from './download-url.ts';
 import { parseClientId, parseId } from './ids.ts';
 import { type FileView, type SessionStatus, type SessionView, type SessionWithUrl, toFileView, toSessionView } from './model.ts';
-import { donePrefixEnd, type ProgressReport, validateReport } from './progress.ts';
+import { type ProgressReport, validateReport } from './progress.ts';
 
 export type SessionEvent = 'STARTED' | 'PROGRESS' | 'PAUSED' | 'RESUMED' | 'COMPLETED' | 'EXPIRED' | 'URL_REFRESHED';
 
@@ -22,6 +22,44 @@ export interface SessionDeps {
 }
 
 const LIVE: SessionStatus[] = ['ACTIVE', 'PAUSED'];
+
+/** A DownloadSession row as a raw query returns it (drivers differ on bigint and date types). */
+type RawSession = Omit<
+  DownloadSession,
+  | 'totalBytes'
+  | 'bytesConfirmed'
+  | 'transferRateBps'
+  | 'urlExpiresAt'
+  | 'expiresAt'
+  | 'completedAt'
+  | 'createdAt'
+  | 'updatedAt'
+  | 'status'
+> & {
+  status: string;
+  totalBytes: bigint | number | string;
+  bytesConfirmed: bigint | number | string;
+  transferRateBps: bigint | number | string;
+  urlExpiresAt: Date | string;
+  expiresAt: Date | string;
+  completedAt: Date | string | null;
+  createdAt: Date | string;
+  updatedAt: Date | string;
+};
+
+const fromRaw = (r: RawSession): DownloadSession => ({
+  ...r,
+  status: r.status as SessionStatus,
+  completedChunks: r.completedChunks ?? [],
+  totalBytes: BigInt(r.totalBytes),
+  bytesConfirmed: BigInt(r.bytesConfirmed),
+  transferRateBps: BigInt(r.transferRateBps),
+  urlExpiresAt: new Date(r.urlExpiresAt),
+  expiresAt: new Date(r.expiresAt),
+  completedAt: r.completedAt === null ? null : new Date(r.completedAt),
+  createdAt: new Date(r.createdAt),
+  updatedAt: new Date(r.updatedAt),
+});
 
 /**
  * The session state machine (DESIGN §4): ACTIVE ⇄ PAUSED, either → COMPLETED, any live
@@ -80,30 +118,36 @@ export function createSessionService(deps: SessionDeps) {
     return { urlExpiresAt: new Date(t + deps.urlTtlMs), expiresAt: new Date(t + deps.sessionTtlMs) };
   };
 
-  /** Atomically merges a validated report; both updates are monotonic, so they commute. */
+  /**
+   * Merges a validated report in one statement: the chunk set becomes the union, and
+   * bytesConfirmed the largest of the stored value, the reported offset and the end of the
+   * done-chunk prefix (counted as the sorted distinct indexes i with c = i − 1). Every SET
+   * expression reads the row PostgreSQL re-checks after waiting for a concurrent writer, and
+   * both updates are monotonic, so concurrent reports commute and none is lost.
+   */
   async function applyProgress(s: DownloadSession, file: FileView, report: ProgressReport): Promise<DownloadSession> {
     const chunks = [...new Set(report.completedChunks ?? [])];
     const offset = BigInt(report.bytesConfirmed ?? 0);
     const rate = report.transferRateBps == null ? null : BigInt(report.transferRateBps);
     const { expiresAt } = expiries();
-    const rows = await prisma.$queryRaw<Array<{ completedChunks: number[] }>>`
+    const rows = await prisma.$queryRaw<RawSession[]>`
       UPDATE "DownloadSession" SET
         "completedChunks" = (SELECT coalesce(array_agg(DISTINCT c ORDER BY c), '{}')
                              FROM unnest(coalesce("completedChunks", '{}') || ${chunks}::int[]) AS c),
-        "bytesConfirmed" = GREATEST("bytesConfirmed", ${offset}),
+        "bytesConfirmed" = GREATEST("bytesConfirmed", ${offset}, LEAST(${BigInt(file.sizeBytes)}::bigint, ${BigInt(file.chunkSize)}::bigint * (
+          SELECT count(*) FROM (
+            SELECT c, row_number() OVER (ORDER BY c) AS i
+            FROM (SELECT DISTINCT c FROM unnest(coalesce("completedChunks", '{}') || ${chunks}::int[]) AS c) AS d
+          ) AS t WHERE c = i - 1))),
         "transferRateBps" = coalesce(${rate}::bigint, "transferRateBps"),
         "expiresAt" = GREATEST("expiresAt", ${expiresAt}),
         "updatedAt" = now()
       WHERE "id" = ${s.id}::uuid AND "status" IN ('ACTIVE', 'PAUSED')
-      RETURNING "completedChunks"`;
-    const merged = rows[0];
-    if (!merged) return expireOrRefuse(s.id);
-    const prefix = BigInt(donePrefixEnd(merged.completedChunks, file));
-    await prisma.downloadSession.updateMany({
-      where: { id: s.id, bytesConfirmed: { lt: prefix } },
-      data: { bytesConfirmed: prefix },
-    });
-    return prisma.downloadSession.findUniqueOrThrow({ where: { id: s.id } });
+      RETURNING "id"::text, "fileId"::text, "ownerId", "clientId", "status"::text, "totalBytes", "bytesConfirmed",
+        "completedChunks", "transferRateBps", "urlExpiresAt", "expiresAt", "completedAt", "createdAt", "updatedAt"`;
+    const row = rows[0];
+    if (!row) return expireOrRefuse(s.id);
+    return fromRaw(row);
   }
 
   /** The session left the live states between read and write: say which way. */
