@@ -1,46 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/storage/s3-client.ts';
 import { contentDisposition, presignGetUrl } from '../../src/storage/s3-presign.ts';
-
-/** The slice of @20minutes/s3rver (untyped CommonJS) this test uses. */
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-type S3rverCtor = new (opts: {
-  address: string;
-  port: number;
-  silent: boolean;
-  directory: string;
-  configureBuckets: { name: string }[];
-}) => S3rverInstance;
-const S3rver = createRequire(import.meta.url)('@20minutes/s3rver') as S3rverCtor;
+import { startTestS3, type TestS3 } from '../helpers/s3.ts';
 
 const BUCKET = 'haul-test';
 const KEY = 'files/some dir/blob ü.bin';
 const BODY = randomBytes(5000);
 
-let dir: string;
-let server: S3rverInstance;
+let s3: TestS3;
 let client: S3Client;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'haul-s3rver-'));
-  server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
-  const { port } = await server.run();
+  s3 = await startTestS3(BUCKET);
   client = createS3Client({
     kind: 's3',
     bucket: BUCKET,
     region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: s3.endpoint,
     forcePathStyle: true,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
   });
@@ -49,8 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   client?.destroy();
-  await server?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await s3?.[Symbol.asyncDispose]();
 });
 
 async function get(url: string, headers: Record<string, string> = {}) {
