@@ -3,7 +3,7 @@ import { addAbortSignal } from 'node:stream';
 import { HaulError } from '../errors.ts';
 import type { File, PrismaClient } from '../generated/prisma/client.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
-import { validateStorageKey } from '../storage/blob-store.ts';
+import { assertUserStorageKey, writeVersion } from '../storage/versions.ts';
 import { chunkCount, DEFAULT_CHUNK_SIZE, validateChunkSize } from './chunking.ts';
 import { merkleRoot } from './merkle.ts';
 
@@ -43,7 +43,7 @@ const MAX_FAIL_REASON = 1000;
  */
 export async function ingestObject(deps: IngestDeps, input: IngestInput, opts: IngestOptions = {}): Promise<File> {
   const { prisma, store } = deps;
-  validateStorageKey(input.storageKey);
+  assertUserStorageKey(input.storageKey);
   const chunkSize = validateChunkSize(input.chunkSize ?? DEFAULT_CHUNK_SIZE);
   if (!input.name) throw new HaulError('BAD_USER_INPUT', 'name must not be empty', { field: 'name' });
 
@@ -73,6 +73,16 @@ export async function ingestObject(deps: IngestDeps, input: IngestInput, opts: I
     const stat = await store.stat(input.storageKey);
     if (stat === null) throw new HaulError('NOT_FOUND', `object "${input.storageKey}" not found in storage`);
     const { digests, checksum } = await hashObject(store, input.storageKey, stat.size, chunkSize, opts);
+    // Bytes rewritten in place during the read would give a digest of neither version.
+    const after = await store.stat(input.storageKey);
+    if (after?.size !== stat.size || after.lastModified.getTime() !== stat.lastModified.getTime())
+      throw new HaulError('CHECKSUM_MISMATCH', `object "${input.storageKey}" changed while it was being hashed`);
+    // The edge serves these bytes under this version only while the store still reports them.
+    await writeVersion(store, input.storageKey, {
+      sha256: checksum,
+      size: stat.size,
+      lastModified: stat.lastModified.toISOString(),
+    });
 
     const rows = digests.map((d, index) => ({
       fileId: file.id,
