@@ -137,21 +137,33 @@ export function createHotProgress(redis: Redis, opts: { prefix?: string; session
   /** Sequence numbers start from the clock, so they keep rising even after Redis lost everything. */
   const initialSeq = () => Date.now() * 1000;
 
-  async function readProgress(id: string): Promise<HotProgress | null> {
-    const [[, h], [, bits]] = (await redis.multi().hgetall(key(id, 'p')).getBuffer(key(id, 'c')).exec()) as [
-      [null, Record<string, string>],
-      [null, Buffer | null],
-    ];
-    if (!h?.seq) return null;
-    return {
-      bytesConfirmed: Number(h.confirmed ?? 0),
-      completedChunks: bitsToIndexes(bits),
-      transferRateBps: h.rate === undefined ? null : Number(h.rate),
-      seq: Number(h.seq),
-      updatedAtMs: Number(h.updatedMs ?? 0),
-      expiresAtMs: Number(h.expMs ?? 0),
-    };
+  const toProgress = (h: Record<string, string> | null, bits: Buffer | null): HotProgress | null =>
+    h?.seq
+      ? {
+          bytesConfirmed: Number(h.confirmed ?? 0),
+          completedChunks: bitsToIndexes(bits),
+          transferRateBps: h.rate === undefined ? null : Number(h.rate),
+          seq: Number(h.seq),
+          updatedAtMs: Number(h.updatedMs ?? 0),
+          expiresAtMs: Number(h.expMs ?? 0),
+        }
+      : null;
+
+  /** Hot progress of many sessions in one pipelined round trip (null where there is none). */
+  async function readMany(ids: readonly string[]): Promise<Array<HotProgress | null>> {
+    if (ids.length === 0) return [];
+    const p = redis.pipeline();
+    for (const id of ids) p.hgetall(key(id, 'p')).getBuffer(key(id, 'c'));
+    const res = (await p.exec()) ?? [];
+    return ids.map((_, i) => {
+      const [e1, h] = res[2 * i] ?? [null, null];
+      const [e2, bits] = res[2 * i + 1] ?? [null, null];
+      if (e1 || e2) throw e1 ?? e2;
+      return toProgress(h as Record<string, string>, bits as Buffer | null);
+    });
   }
+
+  const readProgress = async (id: string) => (await readMany([id]))[0] ?? null;
 
   return {
     userChannel,
@@ -220,6 +232,7 @@ export function createHotProgress(redis: Redis, opts: { prefix?: string; session
     },
 
     readProgress,
+    readMany,
 
     /** The next sequence number for a write-through change, and the meta refreshed with it. */
     async bump(id: string, meta?: HotMeta): Promise<number> {
