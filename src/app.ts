@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { type Authenticator, bearerToken, type Viewer } from './auth/jwt.ts';
 import { HaulError, isHaulError } from './errors.ts';
@@ -64,14 +66,24 @@ export function buildApp(deps: AppDeps): App {
       }),
       { viewer, log, requestId, sessions: deps.sessions, files: deps.files },
     );
-    const out = Buffer.from(await response.arrayBuffer());
     const h: Record<string, string> = {};
     response.headers.forEach((v, k) => {
       h[k] = v;
     });
-    h['content-length'] = String(out.length);
+    const streaming = /^(text\/event-stream|multipart\/mixed)/.test(response.headers.get('content-type') ?? '');
+    if (!streaming || !response.body) {
+      const out = Buffer.from(await response.arrayBuffer());
+      h['content-length'] = String(out.length);
+      res.writeHead(response.status, h);
+      res.end(out);
+      return;
+    }
+    // Subscriptions over SSE (and incremental delivery) stream until either side ends them.
     res.writeHead(response.status, h);
-    res.end(out);
+    res.flushHeaders();
+    const stream = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    req.once('close', () => stream.destroy());
+    await pipeline(stream, res).catch(() => {});
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, log: Logger, requestId: string): Promise<void> {
