@@ -38,7 +38,7 @@ export interface HotProgress {
 }
 
 export type HotReportResult =
-  | { ok: true; progress: HotProgress }
+  | { ok: true; progress: HotProgress; status: string }
   | { ok: false; reason: 'MISS' | 'NOT_FOUND' | 'INVALID_TRANSITION' | 'EXPIRED' | 'INVALID_PROGRESS'; message?: string };
 
 /** A published event: thin, with a per-session sequence number so clients can drop stale ones. */
@@ -55,18 +55,20 @@ if not m[1] then return {'MISS'} end
 local now = tonumber(ARGV[3])
 if m[1] ~= ARGV[1] and ARGV[2] ~= '1' then return {'NOT_FOUND'} end
 if m[2] == 'COMPLETED' then return {'INVALID_TRANSITION'} end
-if m[2] == 'EXPIRED' or tonumber(m[6]) <= now then return {'EXPIRED'} end
+local p = redis.call('HMGET', KEYS[2], 'confirmed', 'prefix', 'expMs')
+local confirmed, prefix, expMs = tonumber(p[1] or '0'), tonumber(p[2] or '0'), tonumber(p[3] or '0')
+-- Reports extend the session's life here before the flush tells PostgreSQL.
+if tonumber(m[6]) > expMs then expMs = tonumber(m[6]) end
+if m[2] == 'EXPIRED' or expMs <= now then return {'EXPIRED'} end
 local size, cs, cc = tonumber(m[3]), tonumber(m[4]), tonumber(m[5])
 local offset, rate, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if offset > size then return {'INVALID_PROGRESS', 'bytesConfirmed is beyond the file size'} end
-for i = 9, #ARGV do
+for i = 10, #ARGV do
   local c = tonumber(ARGV[i])
   if c >= cc then return {'INVALID_PROGRESS', 'chunk index ' .. ARGV[i] .. ' is outside the manifest'} end
 end
-local p = redis.call('HMGET', KEYS[2], 'confirmed', 'prefix', 'expMs')
-local confirmed, prefix, expMs = tonumber(p[1] or '0'), tonumber(p[2] or '0'), tonumber(p[3] or m[6])
-for i = 9, #ARGV do redis.call('SETBIT', KEYS[3], tonumber(ARGV[i]), 1) end
-if #ARGV >= 9 and prefix < cc then
+for i = 10, #ARGV do redis.call('SETBIT', KEYS[3], tonumber(ARGV[i]), 1) end
+if #ARGV >= 10 and prefix < cc then
   local z = redis.call('BITPOS', KEYS[3], 0, prefix, -1, 'BIT')
   if z == -1 then z = redis.call('STRLEN', KEYS[3]) * 8 end
   if z > cc then z = cc end
@@ -83,9 +85,11 @@ if rate >= 0 then redis.call('HSET', KEYS[2], 'rate', rate) end
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
 redis.call('PEXPIRE', KEYS[3], ttl * 2)
 redis.call('SADD', KEYS[4], ARGV[7])
-redis.call('PUBLISH', ARGV[8], cjson.encode({sessionId = ARGV[7], ownerId = m[1], kind = 'PROGRESS', seq = seq}))
+local event = cjson.encode({sessionId = ARGV[7], ownerId = m[1], kind = 'PROGRESS', seq = seq})
+redis.call('PUBLISH', ARGV[8], event)
+redis.call('PUBLISH', ARGV[9] .. m[1], event)
 -- Numbers go back as integer replies: Lua's tostring would round them to 14 digits.
-return {'OK', confirmed, seq, expMs}
+return {'OK', confirmed, seq, expMs, m[2]}
 `;
 
 /**
@@ -129,7 +133,7 @@ export function createHotProgress(redis: Redis, opts: { prefix?: string; session
   redis.defineCommand('haulBump', { numberOfKeys: 1, lua: BUMP });
   redis.defineCommand('haulPrime', { numberOfKeys: 4, lua: PRIME });
   const r = redis as Redis & {
-    haulReport(...args: (string | number)[]): Promise<[string, string | number, number, number]>;
+    haulReport(...args: (string | number)[]): Promise<[string, string | number, number, number, string]>;
     haulBump(key: string, initial: number): Promise<number>;
     haulPrime(...args: (string | number | Buffer)[]): Promise<number>;
   };
@@ -222,13 +226,18 @@ export function createHotProgress(redis: Redis, opts: { prefix?: string; session
         opts.sessionTtlMs,
         id,
         sessionChannel(id),
+        `${prefix}user:`,
         ...[...new Set(rep.completedChunks ?? [])],
       );
-      const [status, a, b, c] = out;
+      const [status, a, b, c, sessionStatus] = out;
       if (status !== 'OK') return { ok: false, reason: status as 'MISS', message: a === undefined ? undefined : String(a) };
       const progress = await readProgress(id);
       if (!progress) return { ok: false, reason: 'MISS' };
-      return { ok: true, progress: { ...progress, bytesConfirmed: Number(a), seq: Number(b), expiresAtMs: Number(c) } };
+      return {
+        ok: true,
+        status: sessionStatus,
+        progress: { ...progress, bytesConfirmed: Number(a), seq: Number(b), expiresAtMs: Number(c) },
+      };
     },
 
     readProgress,

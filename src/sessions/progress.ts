@@ -29,6 +29,23 @@ export const MAX_TRANSFER_RATE_BPS = 12_500_000_000;
 const isByteCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 /**
+ * The checks that need no file: types and signs. The hot path runs these before Redis checks
+ * the bounds against the file inside its script.
+ */
+export function validateReportShape(report: ProgressReport): void {
+  const { bytesConfirmed, completedChunks, transferRateBps } = report;
+  if (bytesConfirmed != null && !isByteCount(bytesConfirmed))
+    throw new HaulError('INVALID_PROGRESS', 'bytesConfirmed must be a non-negative integer');
+  if (completedChunks != null) {
+    if (completedChunks.length > MAX_CHUNKS_PER_REPORT) throw new HaulError('INVALID_PROGRESS', 'too many chunks in one report');
+    for (const i of completedChunks)
+      if (!Number.isSafeInteger(i) || i < 0) throw new HaulError('INVALID_PROGRESS', `chunk index ${i} is outside the manifest`);
+  }
+  if (transferRateBps != null && (!isByteCount(transferRateBps) || transferRateBps > MAX_TRANSFER_RATE_BPS))
+    throw new HaulError('INVALID_PROGRESS', 'transferRateBps must be a non-negative integer');
+}
+
+/**
  * Validates a report against the file. Every problem is INVALID_PROGRESS and nothing is
  * stored: negative, fractional or non-finite numbers, offsets beyond the file, chunk indexes
  * outside the manifest.

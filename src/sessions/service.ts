@@ -4,10 +4,9 @@ import { HaulError } from '../errors.ts';
 import type { DownloadSession } from '../generated/prisma/client.ts';
 import type { DownloadUrlSigner } from './download-url.ts';
 import { parseClientId, parseId } from './ids.ts';
+import { embeddedLiveState, type LiveState } from './live.ts';
 import { type FileView, type SessionStatus, type SessionView, type SessionWithUrl, toFileView, toSessionView } from './model.ts';
-import { type ProgressReport, validateReport } from './progress.ts';
-
-export type SessionEvent = 'STARTED' | 'PROGRESS' | 'PAUSED' | 'RESUMED' | 'COMPLETED' | 'EXPIRED' | 'URL_REFRESHED';
+import { type ProgressReport, validateReport, validateReportShape } from './progress.ts';
 
 export interface SessionDeps {
   prisma: PrismaClient;
@@ -17,8 +16,8 @@ export interface SessionDeps {
   /** Download URL lifetime (default 12 h). */
   urlTtlMs: number;
   now?: () => Date;
-  /** Called after every committed change; the realtime layer publishes it. */
-  onChange?: (event: SessionEvent, session: SessionView) => void;
+  /** The realtime layer: hot progress path, read overlay, event publishing (default: embedded, no events). */
+  live?: LiveState;
 }
 
 const LIVE: SessionStatus[] = ['ACTIVE', 'PAUSED'];
@@ -69,7 +68,8 @@ const fromRaw = (r: RawSession): DownloadSession => ({
 export function createSessionService(deps: SessionDeps) {
   const { prisma, signer } = deps;
   const now = deps.now ?? (() => new Date());
-  const emit = (event: SessionEvent, s: SessionView) => deps.onChange?.(event, s);
+  const live = deps.live ?? embeddedLiveState();
+  const view = async (row: DownloadSession) => (await live.overlay([row]))[0] as SessionView;
 
   async function loadFile(fileId: string): Promise<FileView> {
     const file = await prisma.file.findUnique({ where: { id: parseId(fileId, 'file') } });
@@ -92,7 +92,7 @@ export function createSessionService(deps: SessionDeps) {
       data: { status: 'EXPIRED' },
     });
     const fresh = await prisma.downloadSession.findUniqueOrThrow({ where: { id: s.id } });
-    if (count === 1) emit('EXPIRED', toSessionView(fresh));
+    if (count === 1) await live.changed('EXPIRED', fresh, await loadFile(fresh.fileId));
     return fresh;
   }
 
@@ -170,14 +170,14 @@ export function createSessionService(deps: SessionDeps) {
     loadFile,
 
     async get(viewer: Viewer, sessionId: string): Promise<SessionView> {
-      return toSessionView(await expireIfDue(await loadOwned(viewer, sessionId)));
+      return view(await expireIfDue(await loadOwned(viewer, sessionId)));
     },
 
     /** Returns the session with a fresh URL (GET /downloads/{id} shows the URL too). */
     async getWithUrl(viewer: Viewer, sessionId: string): Promise<SessionWithUrl & { urlFresh: boolean }> {
       const s = await expireIfDue(await loadOwned(viewer, sessionId));
       const file = await loadFile(s.fileId);
-      return { ...(await withUrl(s, file)), urlFresh: LIVE.includes(s.status) };
+      return { ...(await withUrl(s, file)), session: await view(s), urlFresh: LIVE.includes(s.status) };
     },
 
     async list(viewer: Viewer, opts: { status?: SessionStatus | null; first?: number }): Promise<SessionView[]> {
@@ -186,7 +186,7 @@ export function createSessionService(deps: SessionDeps) {
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: Math.min(Math.max(opts.first ?? 100, 1), 500),
       });
-      return Promise.all(rows.map(async (r) => toSessionView(await expireIfDue(r))));
+      return live.overlay(await Promise.all(rows.map((r) => expireIfDue(r))));
     },
 
     /** Idempotent per (user, file, device): a live session is returned again with a fresh URL. */
@@ -198,19 +198,19 @@ export function createSessionService(deps: SessionDeps) {
       const file = await loadFile(input.fileId);
       if (file.status !== 'READY') throw new HaulError('FILE_NOT_READY', `file is ${file.status.toLowerCase()}`);
       for (let attempt = 0; attempt < 3; attempt++) {
-        const live = await prisma.downloadSession.findFirst({
+        const existing = await prisma.downloadSession.findFirst({
           where: { ownerId: viewer.sub, fileId: file.id, clientId, status: { in: LIVE } },
         });
-        if (live && (await expireIfDue(live)).status !== 'EXPIRED') {
-          const s = await prisma.downloadSession.update({ where: { id: live.id }, data: expiries() });
-          emit('URL_REFRESHED', toSessionView(s));
-          return { ...(await withUrl(s, file)), created: false };
+        if (existing && (await expireIfDue(existing)).status !== 'EXPIRED') {
+          const s = await prisma.downloadSession.update({ where: { id: existing.id }, data: expiries() });
+          await live.changed('URL_REFRESHED', s, file);
+          return { ...(await withUrl(s, file)), session: await view(s), created: false };
         }
         try {
           const s = await prisma.downloadSession.create({
             data: { fileId: file.id, ownerId: viewer.sub, clientId, totalBytes: BigInt(file.sizeBytes), ...expiries() },
           });
-          emit('STARTED', toSessionView(s));
+          await live.changed('STARTED', s, file);
           return { ...(await withUrl(s, file)), created: true };
         } catch (e) {
           // A concurrent start for the same (user, file, device) won the partial unique index.
@@ -221,12 +221,19 @@ export function createSessionService(deps: SessionDeps) {
     },
 
     async report(viewer: Viewer, sessionId: string, report: ProgressReport): Promise<SessionView> {
-      const s = await loadLive(viewer, sessionId, 'report progress on');
+      validateReportShape(report);
+      const id = parseId(sessionId, 'session');
+      const hot = await live.report(viewer, id, report, async () => {
+        const session = await loadLive(viewer, id, 'report progress on');
+        return { session, file: await loadFile(session.fileId) };
+      });
+      if (hot) return hot;
+      const s = await loadLive(viewer, id, 'report progress on');
       const file = await loadFile(s.fileId);
       validateReport(report, file);
-      const out = toSessionView(await applyProgress(s, file, report));
-      emit('PROGRESS', out);
-      return out;
+      const row = await applyProgress(s, file, report);
+      await live.changed('PROGRESS', row, file);
+      return view(row);
     },
 
     /** ACTIVE → PAUSED, merging the final progress first. Pausing a paused session is a no-op. */
@@ -235,10 +242,10 @@ export function createSessionService(deps: SessionDeps) {
       const file = await loadFile(s.fileId);
       validateReport(report, file);
       const merged = await applyProgress(s, file, report);
-      if (merged.status === 'PAUSED') return toSessionView(merged);
-      const out = toSessionView(await setStatus(merged, ['ACTIVE'], 'PAUSED'));
-      emit('PAUSED', out);
-      return out;
+      if (merged.status === 'PAUSED') return view(merged);
+      const out = await setStatus(merged, ['ACTIVE'], 'PAUSED');
+      await live.changed('PAUSED', out, file);
+      return view(out);
     },
 
     /** PAUSED → ACTIVE with a fresh URL; resuming an active session just refreshes its URL. */
@@ -246,16 +253,16 @@ export function createSessionService(deps: SessionDeps) {
       const s = await loadLive(viewer, sessionId, 'resume');
       const file = await loadFile(s.fileId);
       const out = await setStatus(s, LIVE, 'ACTIVE', expiries());
-      emit(s.status === 'PAUSED' ? 'RESUMED' : 'URL_REFRESHED', toSessionView(out));
-      return withUrl(out, file);
+      await live.changed(s.status === 'PAUSED' ? 'RESUMED' : 'URL_REFRESHED', out, file);
+      return { ...(await withUrl(out, file)), session: await view(out) };
     },
 
     async refreshUrl(viewer: Viewer, sessionId: string): Promise<SessionWithUrl> {
       const s = await loadLive(viewer, sessionId, 'refresh the URL of');
       const file = await loadFile(s.fileId);
       const out = await setStatus(s, LIVE, s.status, expiries());
-      emit('URL_REFRESHED', toSessionView(out));
-      return withUrl(out, file);
+      await live.changed('URL_REFRESHED', out, file);
+      return { ...(await withUrl(out, file)), session: await view(out) };
     },
 
     /** Only the file's own SHA-256 completes a session; completing twice is harmless. */
@@ -265,18 +272,16 @@ export function createSessionService(deps: SessionDeps) {
       const given = typeof checksum === 'string' ? checksum.trim().toLowerCase() : '';
       if (!/^[0-9a-f]{64}$/.test(given)) throw new HaulError('BAD_USER_INPUT', 'checksum must be 64 hex characters (SHA-256)');
       if (given !== file.checksum) throw new HaulError('CHECKSUM_MISMATCH', 'checksum does not match the file');
-      if (existing.status === 'COMPLETED') return toSessionView(existing);
+      if (existing.status === 'COMPLETED') return view(existing);
       if (existing.status === 'EXPIRED') throw new HaulError('SESSION_EXPIRED', 'session expired; start a new download');
       const all = Array.from({ length: file.chunkCount }, (_, i) => i);
-      const out = toSessionView(
-        await setStatus(existing, LIVE, 'COMPLETED', {
-          completedAt: now(),
-          bytesConfirmed: BigInt(file.sizeBytes),
-          completedChunks: all,
-        }),
-      );
-      emit('COMPLETED', out);
-      return out;
+      const out = await setStatus(existing, LIVE, 'COMPLETED', {
+        completedAt: now(),
+        bytesConfirmed: BigInt(file.sizeBytes),
+        completedChunks: all,
+      });
+      await live.changed('COMPLETED', out, file);
+      return view(out);
     },
   };
 }
