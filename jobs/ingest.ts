@@ -1,33 +1,49 @@
-import { type IngestDeps, type IngestInput, ingestObject } from '../src/files/ingest.ts';
-import type { File } from '../src/generated/prisma/client.ts';
+import { type IngestDeps, type IngestOptions, ingestObject, isPermanentIngestError } from '../src/files/ingest.ts';
+import { type IngestJobResult, type Processor, UnrecoverableJobError } from '../src/jobs/queues.ts';
 
-/** The payload of an ingest job: what `ingestFile` and `haul ingest` enqueue. */
-export type IngestJobData = IngestInput;
-
-/** The slice of a BullMQ `Job` a processor uses, so the same processor runs in-process too. */
-export interface JobLike<T> {
-  data: T;
-  updateProgress(progress: number | object): Promise<void> | void;
+export interface IngestProcessorOptions {
+  /** Hashing strategy (default auto: worker threads from 8 MiB up). */
+  hashing?: IngestOptions['hashing'];
 }
 
 /**
  * The ingest processor: builds the manifest of one stored object (src/files/ingest.ts) and
- * reports progress as a percentage. `haul serve` runs it in-process for the demo file; the
- * ingest issue registers it with a BullMQ Worker for `haul worker` (same signature:
- * job, token, signal).
+ * reports progress as a whole percentage (at most 101 progress writes, whatever the size).
+ *
+ * Retries belong to the runner (BullMQ, or the in-process one): until the last attempt a
+ * failure leaves the file PENDING with the error in `failReason`; the last one, or a failure no
+ * retry can fix (bad input, bytes other than the expected checksum), marks it FAILED. Re-running
+ * on the same object rewrites the same rows, so a retry after a crash is harmless.
  */
-export function ingestProcessor(deps: IngestDeps) {
-  return async (job: JobLike<IngestJobData>, _token?: string, signal?: AbortSignal): Promise<File> => {
+export function ingestProcessor(deps: IngestDeps, opts: IngestProcessorOptions = {}): Processor<'ingest'> {
+  return async (job, _token, signal): Promise<IngestJobResult> => {
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     let lastPercent = -1;
-    return ingestObject(deps, job.data, {
-      signal,
-      onProgress(done, total) {
-        const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
-        if (percent !== lastPercent) {
-          lastPercent = percent;
-          void job.updateProgress(percent);
-        }
-      },
-    });
+    try {
+      const file = await ingestObject(deps, job.data, {
+        signal,
+        hashing: opts.hashing,
+        markFailed: lastAttempt,
+        onProgress(done, total) {
+          const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
+          if (percent !== lastPercent) {
+            lastPercent = percent;
+            // Progress is advisory: a lost update must not fail the ingest.
+            void Promise.resolve(job.updateProgress(percent)).catch(() => {});
+          }
+        },
+      });
+      // The result is stored as JSON by BullMQ: plain numbers and strings, no BigInt.
+      return {
+        fileId: file.id,
+        sizeBytes: Number(file.sizeBytes),
+        chunkCount: file.chunkCount,
+        checksum: file.checksum as string,
+        merkleRoot: file.merkleRoot as string,
+      };
+    } catch (e) {
+      if (isPermanentIngestError(e)) throw new UnrecoverableJobError((e as Error).message);
+      throw e;
+    }
   };
 }

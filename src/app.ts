@@ -64,7 +64,7 @@ export function buildApp(deps: AppDeps): App {
         headers,
         body: body?.length ? new Uint8Array(body) : undefined,
       }),
-      { viewer, log, requestId, sessions: deps.sessions, files: deps.files },
+      { viewer, log, requestId, sessions: deps.sessions, files: deps.files, events: deps.events, ingest: deps.ingest },
     );
     const h: Record<string, string> = {};
     response.headers.forEach((v, k) => {
@@ -81,9 +81,9 @@ export function buildApp(deps: AppDeps): App {
     // Subscriptions over SSE (and incremental delivery) stream until either side ends them.
     res.writeHead(response.status, h);
     res.flushHeaders();
-    const stream = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
-    req.once('close', () => stream.destroy());
-    await pipeline(stream, res).catch(() => {});
+    // yoga's Response may be a ponyfill whose body is not a native web stream: iterate it.
+    const stream = Readable.from(response.body as unknown as AsyncIterable<Uint8Array>, { objectMode: false });
+    await pipeline(stream, res).catch((e: unknown) => log.debug({ err: e instanceof Error ? e.message : e }, 'stream ended'));
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, log: Logger, requestId: string): Promise<void> {
@@ -166,7 +166,7 @@ export function buildApp(deps: AppDeps): App {
     server,
     yoga,
     auth: deps.auth,
-    services: { sessions: deps.sessions, files: deps.files },
+    services: { sessions: deps.sessions, files: deps.files, events: deps.events, ingest: deps.ingest },
     log: deps.log,
   });
   // Slow-loris protection: a request must arrive whole within 30 s.

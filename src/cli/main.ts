@@ -1,9 +1,12 @@
 import { ConfigError } from '../config/index.ts';
 import { type Command, EXIT, parseCommandArgs, UsageError } from './args.ts';
+import { edgeCommand } from './edge-command.ts';
+import { ingestCommand } from './ingest-command.ts';
 import { apiCommand, migrateCommand, serveCommand } from './server-commands.ts';
 import { tokenCommand } from './token.ts';
+import { workerCommand } from './worker-command.ts';
 
-const commands: Command[] = [serveCommand, apiCommand, migrateCommand, tokenCommand];
+const commands: Command[] = [serveCommand, apiCommand, edgeCommand, workerCommand, ingestCommand, migrateCommand, tokenCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

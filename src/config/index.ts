@@ -55,6 +55,10 @@ const EnvSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// URL')
     .optional(),
+  HAUL_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'HAUL_REDIS_PREFIX: 1-64 letters, digits, _ . : or -')
+    .optional(),
   HAUL_STORAGE: z.enum(['fs', 's3']).optional(),
   HAUL_STORAGE_DIR: z.string().min(1).optional(),
   S3_BUCKET: z.string().min(1).optional(),
@@ -77,6 +81,17 @@ const EnvSchema = z.object({
   HAUL_MAX_ALIASES: z.coerce.number().int().min(1).max(1000).optional(),
   HAUL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  HAUL_INGEST_ATTEMPTS: z.coerce.number().int().min(1).max(20).optional(),
+  HAUL_INGEST_BACKOFF: duration('HAUL_INGEST_BACKOFF').optional(),
+  HAUL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
+  HAUL_JOB_LOCK_DURATION: duration('HAUL_JOB_LOCK_DURATION').optional(),
+  HAUL_JOB_STALLED_INTERVAL: duration('HAUL_JOB_STALLED_INTERVAL').optional(),
+  HAUL_WORKER_SHUTDOWN_GRACE: duration('HAUL_WORKER_SHUTDOWN_GRACE').optional(),
+  HAUL_EXPIRE_EVERY: duration('HAUL_EXPIRE_EVERY').optional(),
+  HAUL_EXPIRE_BATCH: z.coerce.number().int().min(1).max(10_000).optional(),
+  HAUL_EXPIRE_GRACE: duration('HAUL_EXPIRE_GRACE').optional(),
+  HAUL_API_URL: z.url().optional(),
+  HAUL_TOKEN: z.string().min(1).optional(),
 });
 
 export type StorageConfig =
@@ -120,6 +135,8 @@ export interface Config {
   edgeUrl?: string | undefined;
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dir: string };
   redisUrl?: string | undefined;
+  /** Prefix of every Redis key and channel haul uses (default `haul:`), so deployments can share a Redis. */
+  redisPrefix: string;
   storage: StorageConfig;
   downloadUrls: 'edge' | 's3-presigned';
   auth: AuthConfig;
@@ -128,6 +145,10 @@ export interface Config {
   sessionTtlMs: number;
   limits: { maxDepth: number; maxAliases: number; maxBodyBytes: number };
   logLevel: string;
+  /** Background jobs (ingest, session expiry): retries, worker concurrency, schedules. */
+  jobs: JobsConfig;
+  /** What `haul ingest` and other API clients use: HAUL_API_URL, HAUL_TOKEN. */
+  client: { apiUrl?: string | undefined; token?: string | undefined };
 }
 
 /** Overrides from command-line flags; they win over the environment. */
@@ -137,6 +158,31 @@ export interface ConfigOverrides {
   dataDir?: string;
   /** Secrets generated into the data dir (embedded mode) when the environment names none. */
   generated?: { jwtSecret: string; signingKid: string; signingSecret: string };
+  /** Whether JWT settings are required (default true); `haul edge` verifies signed URLs only. */
+  requireAuth?: boolean;
+  /** Whether URL-signing keys are required (default true); `haul worker` and `haul ingest` sign nothing. */
+  requireSigning?: boolean;
+}
+
+export interface JobsConfig {
+  /** Attempts per ingest job, the first included. Default 3. */
+  ingestAttempts: number;
+  /** Delay before the first retry; doubles per retry. Default 2 s. */
+  ingestBackoffMs: number;
+  /** Ingest jobs one process runs at once. Default 1 (one ingest already uses two cores). */
+  ingestConcurrency: number;
+  /** A worker's lock on a running job; a dead worker's job is retried once it lapses. Default 30 s. */
+  lockDurationMs: number;
+  /** How often workers look for jobs whose lock lapsed. Default 30 s. */
+  stalledIntervalMs: number;
+  /** On SIGTERM, how long running jobs may finish before they are handed back. Default 25 s. */
+  shutdownGraceMs: number;
+  /** Period of the session expiry sweep. Default 1 min. */
+  expireEveryMs: number;
+  /** Sessions per expiry statement. Default 1000. */
+  expireBatch: number;
+  /** Sweep only sessions expired for longer than this. Default 0. */
+  expireGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -190,7 +236,8 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
 
   const gen = overrides.generated;
   const jwtSecret = e.HAUL_JWT_SECRET ?? gen?.jwtSecret;
-  if (!jwtSecret && !e.HAUL_JWKS_URL) problems.push('set HAUL_JWT_SECRET (32+ characters) or HAUL_JWKS_URL');
+  if (!jwtSecret && !e.HAUL_JWKS_URL && overrides.requireAuth !== false)
+    problems.push('set HAUL_JWT_SECRET (32+ characters) or HAUL_JWKS_URL');
 
   const keys = e.HAUL_SIGNING_KEYS ?? (gen ? { [gen.signingKid]: gen.signingSecret } : {});
   const kids = Object.keys(keys);
@@ -199,8 +246,10 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (kids.length === 0) problems.push('set HAUL_SIGNING_KEYS (kid:secret,…) to sign download URLs');
-  else if (!keys[activeKid]) problems.push('HAUL_SIGNING_ACTIVE_KID must name one of the keys in HAUL_SIGNING_KEYS');
+  if (kids.length === 0) {
+    // `haul worker` and `haul ingest` sign nothing: keys are checked when given, not required.
+    if (overrides.requireSigning !== false) problems.push('set HAUL_SIGNING_KEYS (kid:secret,…) to sign download URLs');
+  } else if (!keys[activeKid]) problems.push('HAUL_SIGNING_ACTIVE_KID must name one of the keys in HAUL_SIGNING_KEYS');
   else if (retired.includes(activeKid)) problems.push('the active signing key cannot also be retired');
 
   if (problems.length) throw new ConfigError(problems);
@@ -214,6 +263,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     edgeUrl: e.HAUL_EDGE_URL?.replace(/\/$/, ''),
     database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dir: join(dataDir, 'pglite') },
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.HAUL_REDIS_PREFIX ?? 'haul:',
     storage,
     downloadUrls,
     auth: { jwtSecret, jwksUrl: e.HAUL_JWKS_URL, issuer: e.HAUL_JWT_ISSUER, audience: e.HAUL_JWT_AUDIENCE },
@@ -225,6 +275,18 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
       maxBodyBytes: e.HAUL_MAX_BODY_BYTES ?? 64 * 1024,
     },
     logLevel: e.LOG_LEVEL ?? 'info',
+    jobs: {
+      ingestAttempts: e.HAUL_INGEST_ATTEMPTS ?? 3,
+      ingestBackoffMs: e.HAUL_INGEST_BACKOFF ?? 2_000,
+      ingestConcurrency: e.HAUL_WORKER_CONCURRENCY ?? 1,
+      lockDurationMs: e.HAUL_JOB_LOCK_DURATION ?? 30_000,
+      stalledIntervalMs: e.HAUL_JOB_STALLED_INTERVAL ?? 30_000,
+      shutdownGraceMs: e.HAUL_WORKER_SHUTDOWN_GRACE ?? 25_000,
+      expireEveryMs: e.HAUL_EXPIRE_EVERY ?? 60_000,
+      expireBatch: e.HAUL_EXPIRE_BATCH ?? 1000,
+      expireGraceMs: e.HAUL_EXPIRE_GRACE ?? 0,
+    },
+    client: { apiUrl: e.HAUL_API_URL?.replace(/\/$/, ''), token: e.HAUL_TOKEN },
   };
 }
 

@@ -1,233 +1,225 @@
 /**
- * The data-plane handler: serves signed download URLs (`/d/...`) from a BlobStore (DESIGN §6).
+ * The data-plane handler: serves signed download URLs (`/d/...`) from an `Origin` (DESIGN §6).
+ * Status codes, limits and version semantics are documented in docs/edge.md; the rules live in
+ * pure modules: `range.ts` (Range), `conditionals.ts` (preconditions and the URL's version),
+ * `multipart.ts` (multipart/byteranges framing).
  *
- * This is the base the full edge builds on (slice cache, multipart ranges, the remaining
- * conditionals, Repr-Digest, metrics). What it does now:
- *
- * - GET and HEAD only (anything else: 405 with `Allow`).
- * - The request target (path + query, against a dummy origin; scheme and host are not signed) is
- *   verified with `verifyDownloadUrl`; a refusal is 403 `{ error: { code: URL_…, message } }`.
- * - The object is stat-ed; no object (or a key the store refuses) is 404 NOT_FOUND. Error bodies
- *   never contain the object path.
- * - The URL's `v` (the file's SHA-256) is the strong ETag. **This version does not check that the
- *   stored bytes are that version**: the BlobStore has no digest and hashing on every request is
- *   out of the question. The edge issue adds the check from object metadata (the version recorded
- *   at ingest); until then a URL for an overwritten key serves the new bytes under the old ETag.
- *   Keys are content-addressed by ingest, so this does not happen in normal operation.
- * - Preconditions, RFC 9110 §13.2.2 order: `If-Match` (strong comparison against the URL's
- *   version; `*` matches since the object exists; mismatch → 412), then `If-Range` (GET with a
- *   Range only; an entity-tag must match strongly, a date must equal Last-Modified and be at
- *   least 60 s old to count as strong; otherwise the Range is ignored and the whole file sent).
- *   `If-None-Match`, `If-Modified-Since` and `If-Unmodified-Since` come with the edge issue.
- * - Ranges (GET only; RFC 9110 §14.2 defines them for GET alone): see `range.ts`. Several ranges
- *   are answered with the whole file as 200 until multipart/byteranges exists.
- * - Bytes stream with `pipeline(origin, lengthGuard, res)`: back-pressure end to end, and a client
- *   that goes away destroys the origin stream. The guard fails the response if the origin sends
- *   more or fewer bytes than the Content-Length promised (the object changed under us). Any error
- *   after the headers went out destroys the socket, so a client never mistakes a truncated body
- *   for a complete one.
+ * - GET and HEAD only (anything else: 405 with `Allow`); a request target longer than
+ *   `limits.maxUrlBytes` is 414.
+ * - The request target (path + query; scheme and host are not signed) is verified with
+ *   `verifyDownloadUrl`; a refusal is 403 `{ error: { code: URL_…, message } }`. Keys under the
+ *   reserved `.haul/` prefix are 404 whatever the signature. Error bodies never carry the path.
+ * - Bytes are read only through the Origin: `head()` for size, version and modification time,
+ *   `read()` per range. The origin refuses (NOT_FOUND) a version that is no longer current, so an
+ *   object replaced between head and read is answered from a fresh head, never spliced.
+ * - The first origin stream is opened before the headers go out, so a failure there is still a
+ *   clean status. After the headers any failure destroys the socket: a client never mistakes a
+ *   truncated body for a complete one. A client that goes away (or stops reading for
+ *   `limits.idleTimeoutMs`) destroys the origin streams.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { isHaulError } from '../errors.ts';
-import type { BlobStat, BlobStore, ByteRange } from '../storage/blob-store.ts';
 import { contentDisposition } from '../storage/s3-presign.ts';
-import { contentRange, parseRange, resolveRanges, unsatisfiedContentRange } from './range.ts';
-import { type Keyring, type UrlRefusalCode, type VerifiedDownloadUrl, verifyDownloadUrl } from './signing.ts';
+import { isReservedKey } from '../storage/versions.ts';
+import { type ByteCounter, lengthGuard, multipartBody } from './body.ts';
+import { type ConditionalHeaders, effectiveLastModified, evaluatePreconditions } from './conditionals.ts';
+import { planMultipart } from './multipart.ts';
+import type { ObjectMeta, ObjectRef, Origin } from './origin.ts';
+import {
+  contentRange,
+  DEFAULT_MAX_RANGE_ITEMS,
+  DEFAULT_MAX_RANGE_PARTS,
+  parseRange,
+  resolveRanges,
+  type SatisfiableRange,
+  unsatisfiedContentRange,
+} from './range.ts';
+import { EdgeRefusal, notFound, originRefusal, REFUSAL_MESSAGES, sendRefusal, unavailable } from './refusals.ts';
+import { type Keyring, type VerifiedDownloadUrl, verifyDownloadUrl } from './signing.ts';
+
+export interface EdgeLimits {
+  /** Longest request target (path and query) accepted, in bytes; longer is 414. Default 8192. */
+  maxUrlBytes?: number | undefined;
+  /** More range-specs than this in one Range header: the header is ignored (200). Default 100. */
+  maxRangeItems?: number | undefined;
+  /** More parts than this after coalescing: the Range header is ignored (200). Default 16. */
+  maxRangeParts?: number | undefined;
+  /** A response that makes no progress for this long (a client that stopped reading) is aborted, in ms; 0 disables. Default 60,000. */
+  idleTimeoutMs?: number | undefined;
+}
+
+/** What one request did, for metrics (reported once, when the response is over). */
+export interface EdgeResponseInfo {
+  method: string;
+  status: number;
+  /** Bytes of the file (and multipart framing) handed to the socket; error bodies are not counted. */
+  bytes: number;
+  /** Milliseconds from the request to its response headers, or undefined if none were sent. */
+  headersMs: number | undefined;
+  totalMs: number;
+  /** The response ended before its whole body was sent (client gone, origin failure). */
+  aborted: boolean;
+}
 
 export interface EdgeHandlerOptions {
   keyring: Keyring;
-  store: BlobStore;
+  /** Where bytes come from: the store (`StoreOrigin`), an upstream edge, or either behind the cache. */
+  origin: Origin;
   log?: Logger | undefined;
-  /** Clock for URL expiry and Cache-Control; tests may pin it. */
+  /** Clock for URL expiry, Cache-Control and If-Range; tests may pin it. */
   now?: (() => Date) | undefined;
+  limits?: EdgeLimits | undefined;
+  /** Called once per request when its response is over (metrics). Must not throw. */
+  onResponse?: ((info: EdgeResponseInfo) => void) | undefined;
 }
 
 export type EdgeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Codes in edge error bodies: the URL refusals plus these. */
-export type EdgeErrorCode =
-  | UrlRefusalCode
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'PRECONDITION_FAILED'
-  | 'RANGE_NOT_SATISFIABLE'
-  | 'UNAVAILABLE'
-  | 'INTERNAL';
+export type { EdgeErrorCode } from './refusals.ts';
 
 export const EDGE_ALLOWED_METHODS = 'GET, HEAD';
-
-const REFUSAL_MESSAGES: Record<UrlRefusalCode, string> = {
-  URL_MISSING_SIGNATURE: 'the download URL has no signature',
-  URL_BAD_SIGNATURE: 'the download URL signature is not valid',
-  URL_EXPIRED: 'the download URL has expired',
-  URL_UNKNOWN_KEY: 'the download URL was signed with an unknown key',
-  URL_RETIRED_KEY: 'the download URL was signed with a retired key',
-  URL_MALFORMED: 'the download URL is malformed',
-};
+export const DEFAULT_MAX_URL_BYTES = 8192;
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /** Stream errors that mean the client went away (not worth a warning). */
-const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'ECONNRESET', 'EPIPE']);
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'ECONNRESET', 'EPIPE', 'ABORT_ERR']);
 
-/** A Last-Modified this old is a strong validator (RFC 9110 §8.8.2.2). */
-const STRONG_DATE_AGE_MS = 60_000;
-
-/** An expected refusal, answered before any byte of the body. */
-class EdgeRefusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: EdgeErrorCode,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
+/** A header that must occur once; a repeated one is treated as absent (ignored). */
+function single(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headersDistinct[name];
+  return v?.length === 1 ? v[0] : undefined;
 }
 
-function sendRefusal(res: ServerResponse, r: EdgeRefusal): void {
-  const body = JSON.stringify({ error: { code: r.code, message: r.message } });
-  res.writeHead(r.status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    ...r.headers,
-  });
-  // Node drops the body of a HEAD response by itself.
-  res.end(body);
+/** A header that may occur several times; the lines are one comma-separated list (RFC 9110 §5.3). */
+function list(req: IncomingMessage, name: string): string | undefined {
+  return req.headersDistinct[name]?.join(', ');
 }
 
-/** The strong entity-tags (opaque part) of an `If-Match`-style list, or `any` for `*`. Weak tags never match. */
-function entityTags(value: string): { any: boolean; strong: string[] } {
-  if (value.trim() === '*') return { any: true, strong: [] };
-  const strong: string[] = [];
-  for (const m of value.matchAll(/(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"/g)) {
-    if (m[1] === undefined && m[2] !== undefined) strong.push(m[2]);
-  }
-  return { any: false, strong };
-}
-
-/** If-Match (RFC 9110 §13.1.1): strong comparison; the object exists, so `*` matches. */
-function ifMatchPasses(header: string | undefined, etagValue: string): boolean {
-  if (header === undefined) return true;
-  const tags = entityTags(header);
-  return tags.any || tags.strong.includes(etagValue);
-}
-
-/** If-Range (RFC 9110 §13.1.5): true when the Range may be applied. */
-function ifRangePasses(header: string | undefined, etag: string, lastModified: Date, now: Date): boolean {
-  if (header === undefined) return true;
-  const v = header.trim();
-  if (v.startsWith('"') || v.startsWith('W/')) return v === etag;
-  const date = Date.parse(v);
-  if (Number.isNaN(date)) return false;
-  const lm = Math.floor(lastModified.getTime() / 1000) * 1000;
-  return date === lm && now.getTime() - lm >= STRONG_DATE_AGE_MS;
-}
-
-/**
- * Passes exactly `expected` bytes; errors if the origin sends more, or ends with fewer, so a
- * response never silently disagrees with its Content-Length.
- */
-function lengthGuard(expected: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      seen += chunk.length;
-      if (seen > expected) cb(new Error(`origin sent more than the ${expected} bytes announced`));
-      else cb(null, chunk);
-    },
-    flush(cb: TransformCallback) {
-      cb(seen === expected ? null : new Error(`origin ended after ${seen} of ${expected} bytes`));
-    },
-  });
-}
-
-/** Maps a BlobStore failure to a refusal; unknown failures are rethrown (→ 500, logged). */
-function storeRefusal(e: unknown): EdgeRefusal {
-  if (isHaulError(e)) {
-    // BAD_USER_INPUT: a key the store refuses (signing allows more than every backend stores).
-    if (e.code === 'NOT_FOUND' || e.code === 'BAD_USER_INPUT') return new EdgeRefusal(404, 'NOT_FOUND', 'no such file');
-    if (e.code === 'UNAVAILABLE')
-      return new EdgeRefusal(503, 'UNAVAILABLE', 'storage is unavailable, retry later', { 'retry-after': '1' });
-  }
-  throw e;
-}
-
-const header = (req: IncomingMessage, name: string): string | undefined => {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v.join(', ') : v;
-};
+/** The request target without the query: signed URLs carry signatures, never logged. */
+const pathOf = (req: IncomingMessage): string => (req.url ?? '/').split('?')[0] ?? '/';
 
 /** Creates the `/d/...` handler. It never throws and never rejects; failures become responses. */
 export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
-  const { keyring, store, log } = opts;
+  const { keyring, origin, log, onResponse } = opts;
   const clock = opts.now ?? (() => new Date());
+  const maxUrlBytes = opts.limits?.maxUrlBytes ?? DEFAULT_MAX_URL_BYTES;
+  const idleTimeoutMs = opts.limits?.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const rangeLimits = {
+    maxItems: opts.limits?.maxRangeItems ?? DEFAULT_MAX_RANGE_ITEMS,
+    maxParts: opts.limits?.maxRangeParts ?? DEFAULT_MAX_RANGE_PARTS,
+  };
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  interface Ctx {
+    signal: AbortSignal;
+    counter: ByteCounter;
+    started: number;
+    headersAt?: number;
+  }
+
+  const writeHead = (res: ServerResponse, ctx: Ctx, status: number, headers: Record<string, string>) => {
+    ctx.headersAt = performance.now();
+    res.writeHead(status, headers);
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, ctx: Ctx, retried = false): Promise<void> {
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD')
       throw new EdgeRefusal(405, 'METHOD_NOT_ALLOWED', `method ${method} is not allowed`, { allow: EDGE_ALLOWED_METHODS });
+    const target = req.url ?? '/';
+    if (Buffer.byteLength(target, 'latin1') > maxUrlBytes)
+      throw new EdgeRefusal(414, 'URL_TOO_LONG', `the request target is longer than ${maxUrlBytes} bytes`);
 
     const now = clock();
-    const url = verifyDownloadUrl(keyring, req.url ?? '/', now);
+    const url = verifyDownloadUrl(keyring, target, now);
     if (!url.ok) throw new EdgeRefusal(403, url.code, REFUSAL_MESSAGES[url.code]);
+    if (isReservedKey(url.objectPath)) throw notFound();
+    const ref: ObjectRef = { objectPath: url.objectPath, version: url.version, signedPath: target };
 
-    const stat = await store.stat(url.objectPath).catch((e: unknown) => {
-      throw storeRefusal(e);
+    const meta = await origin.head(ref, ctx.signal).catch((e: unknown) => {
+      throw originRefusal(e);
     });
-    if (stat === null) throw new EdgeRefusal(404, 'NOT_FOUND', 'no such file');
+    if (meta === null) throw notFound();
 
-    const etag = `"${url.version}"`;
-    if (!ifMatchPasses(header(req, 'if-match'), url.version))
-      throw new EdgeRefusal(412, 'PRECONDITION_FAILED', 'If-Match does not match the current version', { etag });
-
-    const headers = representationHeaders(url, stat, now);
-    const { size } = stat;
-    let status = 200;
-    let range: ByteRange | undefined;
-    const rangeHeader = method === 'GET' ? header(req, 'range') : undefined;
-    if (rangeHeader !== undefined && ifRangePasses(header(req, 'if-range'), etag, stat.lastModified, now)) {
-      const resolved = resolveRanges(parseRange(rangeHeader), size);
-      if (resolved.kind === 'unsatisfiable')
-        throw new EdgeRefusal(416, 'RANGE_NOT_SATISFIABLE', 'the requested range is not satisfiable', {
-          'content-range': unsatisfiedContentRange(size),
-          'accept-ranges': 'bytes',
-        });
-      if (resolved.kind === 'partial') {
-        status = 206;
-        range = { start: resolved.start, end: resolved.end };
-        headers['content-range'] = contentRange(range, size);
-      }
-      // 'full' (and 'multi', which is not enabled here): the whole file as 200.
-    }
-    const length = range ? range.end - range.start + 1 : size;
-    headers['content-length'] = String(length);
-
-    if (method === 'HEAD' || length === 0) {
-      res.writeHead(status, headers);
+    const rangeHeader = method === 'GET' ? single(req, 'range') : undefined;
+    const conditional: ConditionalHeaders = {
+      ifMatch: list(req, 'if-match'),
+      ifNoneMatch: list(req, 'if-none-match'),
+      ifModifiedSince: single(req, 'if-modified-since'),
+      ifUnmodifiedSince: single(req, 'if-unmodified-since'),
+      ifRange: list(req, 'if-range'),
+    };
+    const outcome = evaluatePreconditions(conditional, meta, url.version, rangeHeader !== undefined, now);
+    if (outcome.kind === 'precondition-failed')
+      throw new EdgeRefusal(412, 'PRECONDITION_FAILED', 'a precondition of the request does not hold');
+    if (outcome.kind === 'gone')
+      throw new EdgeRefusal(410, 'VERSION_GONE', 'the file version this URL names is no longer available');
+    const headers = representationHeaders(url, meta, now);
+    if (outcome.kind === 'not-modified') {
+      writeHead(res, ctx, 304, { etag: headers.etag ?? '', 'cache-control': headers['cache-control'] ?? 'no-store' });
       res.end();
       return;
     }
 
-    // Open before the headers go out, so an object deleted since the stat is still a clean 404.
-    // A whole-file read is bounded too, so an object that grew still yields the announced length;
-    // the guard catches one that shrank (and a store that ignores the bound).
-    const body: Readable = await store.read(url.objectPath, range ?? { start: 0, end: size - 1 }).catch((e: unknown) => {
-      if (isHaulError(e) && e.code === 'BAD_USER_INPUT')
-        // The range start is now past the end: the object shrank since the stat.
-        throw new EdgeRefusal(503, 'UNAVAILABLE', 'the file changed while being read, retry', { 'retry-after': '1' });
-      throw storeRefusal(e);
-    });
-    if (res.destroyed || res.socket?.destroyed === true) {
-      body.destroy();
+    const { size } = meta;
+    const resolved = outcome.useRange ? resolveRanges(parseRange(rangeHeader), size, rangeLimits) : { kind: 'full' as const };
+    if (resolved.kind === 'unsatisfiable')
+      throw new EdgeRefusal(416, 'RANGE_NOT_SATISFIABLE', 'the requested range is not satisfiable', {
+        'content-range': unsatisfiedContentRange(size),
+        'accept-ranges': 'bytes',
+      });
+
+    let status = 200;
+    let ranges: SatisfiableRange[] = size > 0 ? [{ start: 0, end: size - 1 }] : [];
+    let length = size;
+    let plan: ReturnType<typeof planMultipart> | undefined;
+    if (resolved.kind === 'partial') {
+      status = 206;
+      ranges = [{ start: resolved.start, end: resolved.end }];
+      length = resolved.end - resolved.start + 1;
+      headers['content-range'] = contentRange(resolved, size);
+    } else if (resolved.kind === 'multi') {
+      status = 206;
+      ranges = resolved.ranges;
+      plan = planMultipart(ranges, size, headers['content-type'] ?? 'application/octet-stream');
+      length = plan.contentLength;
+      headers['content-type'] = plan.contentType;
+    }
+    headers['content-length'] = String(length);
+
+    const [firstRange] = ranges;
+    if (method === 'HEAD' || firstRange === undefined) {
+      writeHead(res, ctx, status, headers);
+      res.end();
       return;
     }
-    res.writeHead(status, headers);
-    pipeline(body, lengthGuard(length), res, (err) => {
+
+    const open = (r: SatisfiableRange) => origin.read(ref, r, ctx.signal);
+    let first: Readable;
+    try {
+      first = await open(firstRange);
+    } catch (e) {
+      if (ctx.signal.aborted) return;
+      // The version vanished since head(): answer from a fresh look (410, 404…), once.
+      if (isHaulError(e) && e.code === 'NOT_FOUND') {
+        if (!retried) return handle(req, res, ctx, true);
+        throw unavailable('the file changed while being read, retry');
+      }
+      throw originRefusal(e);
+    }
+    if (ctx.signal.aborted || res.destroyed) {
+      first.destroy();
+      return;
+    }
+    writeHead(res, ctx, status, headers);
+    const body = plan ? multipartBody(plan, first, open, ctx.counter) : first;
+    const streams = plan ? [body, res] : [body, lengthGuard(length, ctx.counter), res];
+    pipeline(streams, (err) => {
       if (!err) return;
-      // pipeline has destroyed every stream, the response (and so the socket) included.
+      // pipeline destroyed every stream, the response (so the socket) included; `first` may not
+      // have been reached yet by the multipart body.
+      first.destroy();
       if (!res.destroyed) res.destroy();
       if (CLIENT_GONE.has((err as NodeJS.ErrnoException).code ?? '')) log?.debug({ path: pathOf(req) }, 'edge: client went away');
       else log?.warn({ err, path: pathOf(req) }, 'edge: response aborted after headers were sent');
@@ -235,31 +227,49 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
   }
 
   return (req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      if (res.headersSent) {
+    const ac = new AbortController();
+    const ctx: Ctx = { signal: ac.signal, counter: { bytes: 0 }, started: performance.now() };
+    if (idleTimeoutMs > 0) res.setTimeout(idleTimeoutMs, () => res.destroy());
+    res.once('close', () => {
+      const aborted = !res.writableFinished;
+      if (aborted) ac.abort();
+      if (!onResponse) return;
+      const end = performance.now();
+      onResponse({
+        method: req.method ?? 'GET',
+        status: res.statusCode,
+        bytes: ctx.counter.bytes,
+        headersMs: ctx.headersAt === undefined ? undefined : ctx.headersAt - ctx.started,
+        totalMs: end - ctx.started,
+        aborted,
+      });
+    });
+    handle(req, res, ctx).catch((e: unknown) => {
+      if (res.headersSent || res.destroyed) {
         res.destroy();
         return;
       }
+      ctx.headersAt ??= performance.now();
       if (e instanceof EdgeRefusal) return sendRefusal(res, e);
+      if (ctx.signal.aborted) return;
       log?.error({ err: e, path: pathOf(req) }, 'edge: unexpected error');
       sendRefusal(res, new EdgeRefusal(500, 'INTERNAL', 'unexpected error'));
     });
   };
 }
 
-/** Headers describing the selected representation (shared by 200, 206, HEAD and 416). */
-function representationHeaders(url: VerifiedDownloadUrl, stat: BlobStat, now: Date): Record<string, string> {
+/** Headers describing the selected representation (200, 206, HEAD). */
+function representationHeaders(url: VerifiedDownloadUrl, meta: ObjectMeta, now: Date): Record<string, string> {
   const maxAge = Math.max(0, Math.floor((url.expiresAt.getTime() - now.getTime()) / 1000));
   return {
     'accept-ranges': 'bytes',
     etag: `"${url.version}"`,
-    'last-modified': stat.lastModified.toUTCString(),
+    'last-modified': new Date(effectiveLastModified(meta.lastModified, now)).toUTCString(),
     'content-type': url.contentType ?? 'application/octet-stream',
     'content-disposition': url.filename !== undefined ? contentDisposition(url.filename) : 'attachment',
+    // RFC 9530: the digest of the whole selected representation, whatever range is sent.
+    'repr-digest': `sha-256=:${Buffer.from(url.version, 'hex').toString('base64')}:`,
     'cache-control': `private, max-age=${maxAge}`,
     'x-content-type-options': 'nosniff',
   };
 }
-
-/** The request path without the query: signed URLs carry signatures, never logged. */
-const pathOf = (req: IncomingMessage): string => (req.url ?? '/').split('?')[0] ?? '/';

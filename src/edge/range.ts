@@ -1,8 +1,7 @@
 /**
  * HTTP byte ranges (RFC 9110 §14): pure parsing and resolution, no I/O.
  *
- * Two steps, so the edge can evaluate preconditions (`If-Range`) between them and a later
- * multipart/byteranges writer can reuse both:
+ * Two steps, so the edge can evaluate preconditions (`If-Range`) between them:
  *
  * 1. `parseRange(header)` reads the `Range` header syntactically. Anything this server does not
  *    understand — absent header, another range unit, bad syntax, `last-pos < first-pos`, numbers
@@ -20,12 +19,16 @@
  * - A range whose first-pos is at or past the end, and a suffix range of length 0, are
  *   unsatisfiable and dropped; if none is left the answer is 416. A last-pos past the end is
  *   clipped to the last byte; a suffix longer than the file selects the whole file (206).
- *   A 0-byte representation satisfies no range at all (416, never 206 with an empty body).
- * - Several satisfiable ranges: this version of the edge answers them with the whole file (200),
- *   so `resolveRanges` returns `{ kind: 'full' }` unless the caller passes `{ multipart: true }`;
- *   then it returns `{ kind: 'multi' }` with the satisfiable ranges in request order (not
- *   coalesced; coalescing and a cap on the part count belong to the multipart writer).
- *   If exactly one of several ranges is satisfiable, that one is served as a plain 206.
+ * - A 0-byte representation: the Range header is ignored (200, empty body). RFC 9110 §14.2 lets a
+ *   server ignore Range "when the selected representation has no content", and a suffix range
+ *   is satisfiable there (§14.1.2) yet no Content-Range can describe the nothing it selects.
+ * - Several ranges (RFC 9110 §14.6, §14.2 "MAY ignore or reject"): ranges that overlap or touch
+ *   are coalesced into one; the parts keep the order in which their first range-spec appeared.
+ *   A set of more than `maxItems` range-specs (default 100), or one that still has more than
+ *   `maxParts` parts (default 16) after coalescing, is ignored: the answer is the whole file as
+ *   200, which costs the server no more than a plain GET. Coalescing already makes overlapping
+ *   sets harmless (no byte is sent twice), so they need no rule of their own. If coalescing
+ *   leaves a single range, it is a plain 206.
  */
 
 /** One `range-spec` as written: `start-[end]` (int-range) or `-suffix` (suffix-range). */
@@ -47,10 +50,15 @@ export type ResolvedRange =
   | { kind: 'multi'; ranges: SatisfiableRange[] }
   | { kind: 'unsatisfiable' };
 
-export interface ResolveOptions {
-  /** Whether the caller can send `multipart/byteranges`. Off in this version of the edge. */
-  multipart?: boolean;
+export interface RangeLimits {
+  /** More range-specs than this in one header: the header is ignored (200). Default 100. */
+  maxItems?: number;
+  /** More parts than this after coalescing: the header is ignored (200). Default 16. */
+  maxParts?: number;
 }
+
+export const DEFAULT_MAX_RANGE_ITEMS = 100;
+export const DEFAULT_MAX_RANGE_PARTS = 16;
 
 /** Longest decimal position accepted (2^53 − 1 has 16 digits). */
 export const MAX_POSITION_DIGITS = 16;
@@ -98,7 +106,7 @@ export function parseRange(header: string | undefined): RangeSpec {
   return ranges.length === 0 ? NONE : { kind: 'ranges', ranges };
 }
 
-/** The bytes one range-spec selects in a representation of `size` bytes, or undefined if none. */
+/** The bytes one range-spec selects in a representation of `size` (> 0) bytes, or undefined if none. */
 export function satisfiable(item: RangeItem, size: number): SatisfiableRange | undefined {
   if (size === 0) return undefined;
   if ('suffix' in item) {
@@ -109,19 +117,41 @@ export function satisfiable(item: RangeItem, size: number): SatisfiableRange | u
   return { start: item.start, end: Math.min(item.end ?? size - 1, size - 1) };
 }
 
+/**
+ * Merges ranges that overlap or touch. The result is disjoint with gaps of at least one byte;
+ * each merged range takes the position of the earliest range-spec it absorbed (RFC 9110 §14.6:
+ * parts in request order, "excluding those ranges that were … coalesced into other ranges").
+ */
+export function coalesce(ranges: readonly SatisfiableRange[]): SatisfiableRange[] {
+  const byStart = ranges.map((r, order) => ({ ...r, order })).sort((a, b) => a.start - b.start || a.order - b.order);
+  const merged: Array<SatisfiableRange & { order: number }> = [];
+  for (const r of byStart) {
+    const last = merged[merged.length - 1];
+    // `last.end + 1 >= r.start`: overlapping or adjacent. Safe: end < size <= 2^53 - 1.
+    if (last && last.end + 1 >= r.start) {
+      last.end = Math.max(last.end, r.end);
+      last.order = Math.min(last.order, r.order);
+    } else merged.push({ ...r });
+  }
+  return merged.sort((a, b) => a.order - b.order).map(({ start, end }) => ({ start, end }));
+}
+
 /** Applies a parsed `Range` header to a representation of `size` bytes. */
-export function resolveRanges(spec: RangeSpec, size: number, options: ResolveOptions = {}): ResolvedRange {
+export function resolveRanges(spec: RangeSpec, size: number, limits: RangeLimits = {}): ResolvedRange {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`resolveRanges: invalid size ${size}`);
-  if (spec.kind === 'none') return { kind: 'full' };
-  const ranges: SatisfiableRange[] = [];
+  if (spec.kind === 'none' || size === 0) return { kind: 'full' };
+  if (spec.ranges.length > (limits.maxItems ?? DEFAULT_MAX_RANGE_ITEMS)) return { kind: 'full' };
+  const wanted: SatisfiableRange[] = [];
   for (const item of spec.ranges) {
     const r = satisfiable(item, size);
-    if (r) ranges.push(r);
+    if (r) wanted.push(r);
   }
-  const [only] = ranges;
-  if (only === undefined) return { kind: 'unsatisfiable' };
-  if (ranges.length === 1) return { kind: 'partial', start: only.start, end: only.end };
-  return options.multipart ? { kind: 'multi', ranges } : { kind: 'full' };
+  if (wanted.length === 0) return { kind: 'unsatisfiable' };
+  const parts = coalesce(wanted);
+  const [only] = parts;
+  if (parts.length === 1 && only) return { kind: 'partial', start: only.start, end: only.end };
+  if (parts.length > (limits.maxParts ?? DEFAULT_MAX_RANGE_PARTS)) return { kind: 'full' };
+  return { kind: 'multi', ranges: parts };
 }
 
 /** `Content-Range` of a 206 part: `bytes a-b/size`. */

@@ -1,10 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
 import { addAbortSignal } from 'node:stream';
 import { HaulError } from '../errors.ts';
 import type { File, PrismaClient } from '../generated/prisma/client.ts';
-import type { BlobStore } from '../storage/blob-store.ts';
+import type { BlobReader, BlobStat, BlobStore } from '../storage/blob-store.ts';
 import { assertUserStorageKey, writeVersion } from '../storage/versions.ts';
-import { chunkCount, DEFAULT_CHUNK_SIZE, validateChunkSize } from './chunking.ts';
+import { chunkCount, DEFAULT_CHUNK_SIZE, MiB, validateChunkSize } from './chunking.ts';
+import { type HashResult, hashInline, hashWithThreads, streamReader, type ThreadedHashOptions } from './hashing.ts';
 import { merkleRoot } from './merkle.ts';
 
 export interface IngestDeps {
@@ -19,12 +19,35 @@ export interface IngestInput {
   chunkSize?: number;
   /** Use this id for a new row (e.g. one the caller already returned to a client). */
   fileId?: string;
+  /** The SHA-256 (hex) the caller expects: other bytes end FAILED with CHECKSUM_MISMATCH, not retried. */
+  checksum?: string;
 }
 
 export interface IngestOptions {
-  /** Called after each chunk and at the end; cheap enough to forward to a job's progress. */
+  /** Called as bytes are hashed and at the end; cheap enough to forward to a job's progress. */
   onProgress?(bytesDone: number, total: number): void;
   signal?: AbortSignal;
+  /**
+   * `threads`: read into a shared ring and hash on two worker threads (src/files/hashing.ts);
+   * `inline`: one thread. Default `auto`: threads from 8 MiB up, where they pay for their start.
+   */
+  hashing?: 'auto' | 'threads' | 'inline';
+  /** Ring geometry for the threaded path (tests and the benchmark tune it). */
+  ring?: Pick<ThreadedHashOptions, 'slotSize' | 'slots'>;
+  /**
+   * Whether a failure marks the file FAILED (default true). A job with attempts left passes
+   * false: the file stays PENDING, with the error in failReason, until the last attempt. A
+   * permanent failure (`isPermanentIngestError`) marks it FAILED regardless.
+   */
+  markFailed?: boolean;
+}
+
+/** Objects at least this large are hashed on worker threads when `hashing` is `auto`. */
+export const THREADS_MIN_BYTES = 8 * MiB;
+
+/** Failures a retry cannot fix: bad input, or bytes that are not the ones the caller named. */
+export function isPermanentIngestError(e: unknown): boolean {
+  return e instanceof HaulError && (e.code === 'BAD_USER_INPUT' || e.details?.permanent === true);
 }
 
 /** Rows per INSERT: 500 × 5 columns stays far below PostgreSQL's 65,535 bind parameters. */
@@ -35,7 +58,7 @@ const MAX_FAIL_REASON = 1000;
  * Builds a file's manifest (DESIGN §7): one streaming read of the object computes every chunk's
  * SHA-256, the whole-file SHA-256 and the RFC 6962 Merkle root, then publishes the File as READY
  * together with its FileChunk rows. This is the single entry point: the GraphQL mutation, the
- * CLI, the demo seeder and (later) the BullMQ ingest job all call it.
+ * CLI, the demo seeder and the ingest job (jobs/ingest.ts) all call it.
  *
  * Idempotent per storage key: re-running reuses the File row and rewrites its chunk rows, so the
  * same bytes always give the same rows. A missing object or a read error leaves the row FAILED
@@ -46,6 +69,8 @@ export async function ingestObject(deps: IngestDeps, input: IngestInput, opts: I
   assertUserStorageKey(input.storageKey);
   const chunkSize = validateChunkSize(input.chunkSize ?? DEFAULT_CHUNK_SIZE);
   if (!input.name) throw new HaulError('BAD_USER_INPUT', 'name must not be empty', { field: 'name' });
+  if (input.checksum !== undefined && !/^[0-9a-fA-F]{64}$/.test(input.checksum))
+    throw new HaulError('BAD_USER_INPUT', 'checksum must be 64 hex characters (SHA-256)', { field: 'checksum' });
 
   // A re-run is a fresh attempt: stale manifest fields must not stay visible meanwhile.
   const pending = {
@@ -70,13 +95,17 @@ export async function ingestObject(deps: IngestDeps, input: IngestInput, opts: I
       });
 
   try {
-    const stat = await store.stat(input.storageKey);
-    if (stat === null) throw new HaulError('NOT_FOUND', `object "${input.storageKey}" not found in storage`);
-    const { digests, checksum } = await hashObject(store, input.storageKey, stat.size, chunkSize, opts);
+    const { stat, digests, checksum } = await hashObject(store, input.storageKey, chunkSize, opts);
     // Bytes rewritten in place during the read would give a digest of neither version.
     const after = await store.stat(input.storageKey);
     if (after?.size !== stat.size || after.lastModified.getTime() !== stat.lastModified.getTime())
       throw new HaulError('CHECKSUM_MISMATCH', `object "${input.storageKey}" changed while it was being hashed`);
+    if (input.checksum !== undefined && input.checksum.toLowerCase() !== checksum)
+      throw new HaulError(
+        'CHECKSUM_MISMATCH',
+        `object "${input.storageKey}" has SHA-256 ${checksum}, not the expected ${input.checksum.toLowerCase()}`,
+        { permanent: true },
+      );
     // The edge serves these bytes under this version only while the store still reports them.
     await writeVersion(store, input.storageKey, {
       sha256: checksum,
@@ -116,7 +145,10 @@ export async function ingestObject(deps: IngestDeps, input: IngestInput, opts: I
       { maxWait: 10_000, timeout: 120_000 },
     );
   } catch (err) {
-    await markFailed(prisma, file.id, err).catch(() => {
+    const retrying = opts.markFailed === false && !isPermanentIngestError(err);
+    // A retrying job aborted by its runner (shutdown) is handed back as is: nothing to record.
+    if (retrying && opts.signal?.aborted) throw err;
+    await (retrying ? noteRetry : markFailed)(prisma, file.id, err).catch(() => {
       // The original error matters more than a failed bookkeeping write; the row stays PENDING.
     });
     throw err;
@@ -124,59 +156,62 @@ export async function ingestObject(deps: IngestDeps, input: IngestInput, opts: I
 }
 
 /**
- * The single pass. Each incoming buffer feeds the whole-file hasher as is and is cut at chunk
- * boundaries for the per-chunk hasher, so memory is two hash states plus one stream buffer, not
- * a chunk. Only the 32-byte digests are kept (160 KiB for a 50 GiB file at 10 MiB chunks).
+ * The single pass, by the strategy `opts.hashing` picks (src/files/hashing.ts). Returns the
+ * version that was read: with a positional reader that is the opened object itself (an fs
+ * handle, or an S3 ETag), so a concurrent replace cannot mix two versions into one manifest.
  */
 async function hashObject(
   store: BlobStore,
   key: string,
-  size: number,
   chunkSize: number,
   opts: IngestOptions,
-): Promise<{ digests: Buffer[]; checksum: string }> {
+): Promise<HashResult & { stat: BlobStat }> {
   opts.signal?.throwIfAborted();
-  const stream = await store.read(key);
-  // Destroys the stream on abort, so a stalled read ends too, not just the next iteration.
-  if (opts.signal) addAbortSignal(opts.signal, stream);
-
-  const whole = createHash('sha256');
-  const digests: Buffer[] = [];
-  let chunk: Hash = createHash('sha256');
-  let inChunk = 0;
-  let done = 0;
-  opts.onProgress?.(0, size);
-  for await (const data of stream) {
-    const buf: Buffer = Buffer.isBuffer(data) ? data : Buffer.from(data as Uint8Array);
-    done += buf.length;
-    // The object was replaced between stat and read: its manifest would describe neither.
-    if (done > size) throw new HaulError('CHECKSUM_MISMATCH', `object "${key}" grew during ingest`);
-    whole.update(buf);
-    for (let off = 0; off < buf.length; ) {
-      const take = Math.min(chunkSize - inChunk, buf.length - off);
-      chunk.update(buf.subarray(off, off + take));
-      off += take;
-      inChunk += take;
-      if (inChunk === chunkSize) {
-        digests.push(chunk.digest());
-        chunk = createHash('sha256');
-        inChunk = 0;
-        opts.onProgress?.(digests.length * chunkSize, size);
-      }
+  const stat = await store.stat(key);
+  if (stat === null) throw new HaulError('NOT_FOUND', `object "${key}" not found in storage`);
+  const threads = opts.hashing === 'threads' || ((opts.hashing ?? 'auto') === 'auto' && stat.size >= THREADS_MIN_BYTES);
+  let result: HashResult & { stat: BlobStat };
+  if (!threads) {
+    const stream = await store.read(key);
+    // Destroys the stream on abort, so a stalled read ends too, not just the next iteration.
+    if (opts.signal) addAbortSignal(opts.signal, stream);
+    result = { stat, ...(await hashInline(stream, key, stat.size, chunkSize, opts)) };
+  } else {
+    let reader: BlobReader;
+    if (store.openReader) {
+      reader = await store.openReader(key);
+    } else {
+      const stream = await store.read(key);
+      if (opts.signal) addAbortSignal(opts.signal, stream);
+      reader = streamReader(stream, stat.size, stat.lastModified, key);
+    }
+    try {
+      const opened = { size: reader.size, lastModified: reader.lastModified };
+      result = { stat: opened, ...(await hashWithThreads(reader, key, chunkSize, { ...opts, ...opts.ring })) };
+    } finally {
+      await reader.close();
     }
   }
-  if (done !== size) throw new HaulError('CHECKSUM_MISMATCH', `object "${key}" shrank during ingest`);
-  if (inChunk > 0) {
-    digests.push(chunk.digest());
-    opts.onProgress?.(size, size);
-  }
-  if (digests.length !== chunkCount(size, chunkSize)) throw new Error('internal: chunk count mismatch');
-  return { digests, checksum: whole.digest('hex') };
+  if (result.digests.length !== chunkCount(result.stat.size, chunkSize)) throw new Error('internal: chunk count mismatch');
+  return result;
+}
+
+function failReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return err instanceof HaulError ? message : `read failed: ${message}`;
+}
+
+/** A failed attempt with retries left: still PENDING, and the error is visible meanwhile. */
+async function noteRetry(prisma: PrismaClient, fileId: string, err: unknown): Promise<void> {
+  const reason = `${failReason(err)} (will retry)`;
+  await prisma.file.updateMany({
+    where: { id: fileId, status: 'PENDING' },
+    data: { failReason: reason.slice(0, MAX_FAIL_REASON) },
+  });
 }
 
 async function markFailed(prisma: PrismaClient, fileId: string, err: unknown): Promise<void> {
-  const message = err instanceof Error ? err.message : String(err);
-  const reason = err instanceof HaulError ? message : `read failed: ${message}`;
+  const reason = failReason(err);
   // A FAILED file has no manifest: drop chunk rows from any earlier successful run.
   await prisma.$transaction([
     prisma.fileChunk.deleteMany({ where: { fileId } }),

@@ -33,7 +33,7 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
  * left, so the only unpaired node at any level is the right-most one, which RFC 6962 also
  * hashes no further until it meets its left sibling higher up. n-1 node hashes in all: O(n).
  */
-function levels(leaves: readonly Uint8Array[]): Buffer[][] {
+export function merkleLevels(leaves: readonly Uint8Array[]): Buffer[][] {
   const out: Buffer[][] = [leaves.map(leafHash)];
   let level = out[0] as Buffer[];
   while (level.length > 1) {
@@ -49,7 +49,7 @@ function levels(leaves: readonly Uint8Array[]): Buffer[][] {
 /** MTH over the leaf inputs (chunk digests). The empty list's root is SHA-256 of "". */
 export function merkleRoot(leaves: readonly Uint8Array[]): Buffer {
   if (leaves.length === 0) return Buffer.from(EMPTY_ROOT);
-  const all = levels(leaves);
+  const all = merkleLevels(leaves);
   return (all[all.length - 1] as Buffer[])[0] as Buffer;
 }
 
@@ -62,9 +62,21 @@ export function auditPath(leaves: readonly Uint8Array[], index: number): Buffer[
   if (!Number.isSafeInteger(index) || index < 0 || index >= leaves.length) {
     throw new RangeError(`leaf index ${index} out of range for a tree of ${leaves.length}`);
   }
+  return auditPathFromLevels(merkleLevels(leaves), index);
+}
+
+/**
+ * The audit path read off levels built once by `merkleLevels`: O(log n) per proof, so a server
+ * answering many proofs for one file hashes its tree once (n − 1 node hashes), not per call.
+ */
+export function auditPathFromLevels(levels: readonly (readonly Buffer[])[], index: number): Buffer[] {
+  const size = levels[0]?.length ?? 0;
+  if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+    throw new RangeError(`leaf index ${index} out of range for a tree of ${size}`);
+  }
   const path: Buffer[] = [];
   let i = index;
-  for (const level of levels(leaves)) {
+  for (const level of levels) {
     if (level.length === 1) break;
     const sibling = i ^ 1;
     if (sibling < level.length) path.push(level[sibling] as Buffer);

@@ -2,6 +2,7 @@ import type { PrismaClient } from '../db/client.ts';
 import { HaulError } from '../errors.ts';
 import { parseId } from '../sessions/ids.ts';
 import { type FileView, toFileView } from '../sessions/model.ts';
+import { createManifest } from './manifest.ts';
 
 /** A position in the files listing: (createdAt, id), encoded opaquely for clients. */
 interface FileCursor {
@@ -27,6 +28,9 @@ export const MAX_PAGE = 100;
 
 export function createFileRepository(prisma: PrismaClient) {
   return {
+    /** Chunk manifest pages and Merkle proofs (src/files/manifest.ts). */
+    manifest: createManifest(prisma),
+
     async get(id: string): Promise<FileView | null> {
       const f = await prisma.file.findUnique({ where: { id: parseId(id, 'file') } });
       return f ? toFileView(f) : null;

@@ -10,6 +10,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     ByteCount: { Input: number; Output: number };
     DateTime: { Input: Date; Output: Date };
+    SafeInt: { Input: number; Output: number };
   };
 }>({ defaultFieldNullability: false });
 
@@ -45,5 +46,15 @@ export const SessionStatusEnum = builder.enumType('SessionStatus', {
   values: ['ACTIVE', 'PAUSED', 'COMPLETED', 'EXPIRED'] as const satisfies readonly SessionStatus[],
 });
 
+builder.scalarType('SafeInt', {
+  description: 'An integer up to 2^53 − 1 that does not fit GraphQL’s 32-bit Int, as a JSON number.',
+  serialize: (n) => n,
+  parseValue: (v) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new GraphQLError('SafeInt must be a safe integer');
+    return v;
+  },
+});
+
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});

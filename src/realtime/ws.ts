@@ -3,7 +3,7 @@ import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { type Authenticator, bearerToken, type Viewer } from '../auth/jwt.ts';
 import type { Context, Services } from '../graphql/context.ts';
 
@@ -28,6 +28,8 @@ export function attachGraphQLWebSocket(opts: {
   auth: Authenticator;
   services: Services;
   log: Logger;
+  /** Interval of WebSocket pings (default 15 s). */
+  keepAliveMs?: number;
 }): { close(): Promise<void> } {
   const wss = new WebSocketServer({ server: opts.server, path: '/graphql' });
   let n = 0;
@@ -69,8 +71,27 @@ export function attachGraphQLWebSocket(opts: {
     },
     wss,
   );
+  // Keep-alive: proxies drop idle connections, and a peer that vanished without a FIN would hold
+  // its subscriptions forever. Ping every 15 s; a connection that did not pong since is dropped.
+  const alive = new WeakSet<WebSocket>();
+  wss.on('connection', (socket) => {
+    alive.add(socket);
+    socket.on('pong', () => alive.add(socket));
+  });
+  const pinger = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
+      socket.ping();
+    }
+  }, opts.keepAliveMs ?? 15_000);
+  pinger.unref();
   return {
     async close() {
+      clearInterval(pinger);
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

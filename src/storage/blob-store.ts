@@ -14,17 +14,56 @@ export interface BlobStore {
   /**
    * Streams the object, or the inclusive byte range of it. Rejects with NOT_FOUND when the
    * key names no object, and BAD_USER_INPUT when the range starts at or past the end
-   * (an `end` beyond the last byte is clipped, as HTTP and S3 do).
+   * (an `end` beyond the last byte is clipped, as HTTP and S3 do). See `ReadOptions.expect`.
    */
-  read(key: string, range?: ByteRange): Promise<Readable>;
+  read(key: string, range?: ByteRange, opts?: ReadOptions): Promise<Readable>;
   /** Stores the object whole: readers see the old bytes or the new ones, never a mix. */
   put(key: string, body: Readable | Buffer): Promise<void>;
   has(key: string): Promise<boolean>;
+  /**
+   * Optional positional access for bulk readers (ingest): reads land straight in caller-owned
+   * memory, several may run at once, and every read sees the version that was opened (or
+   * fails). Rejects with NOT_FOUND when the key names no object.
+   */
+  openReader?(key: string): Promise<BlobReader>;
+}
+
+/** An opened object version, read by position (pread on a file, ranged GETs on S3). */
+export interface BlobReader {
+  readonly size: number;
+  readonly lastModified: Date;
+  /** Bytes per read this backend is happiest with (one S3 request, a few MiB of pread). */
+  readonly preferredReadSize: number;
+  /** Reads that may usefully run in parallel. */
+  readonly readConcurrency: number;
+  /**
+   * Fills `into` with the bytes at `position`; resolves with the count, which is less than
+   * `into.length` only at the end of the object. Rejects with CHECKSUM_MISMATCH when the
+   * object is no longer the version that was opened.
+   */
+  read(into: Uint8Array, position: number, signal?: AbortSignal): Promise<number>;
+  close(): Promise<void>;
 }
 
 export interface BlobStat {
   size: number;
   lastModified: Date;
+}
+
+export interface ReadOptions {
+  /**
+   * Read only if the object still has this size and modification time, checked against the very
+   * object the bytes come from (fs: the opened file; S3: the GetObject response), so a reader that
+   * validated a version never gets bytes of another one. Otherwise rejects with NOT_FOUND
+   * (`details.changed: true`). Modification times compare at the store's precision.
+   */
+  expect?: BlobStat;
+  /**
+   * Bytes per chunk the stream reads ahead (fs: the read size; S3 ignores it). Larger chunks
+   * mean fewer syscalls and stream hand-offs for big transfers, and more memory per stream.
+   * Default: Node's (64 KiB).
+   */
+  highWaterMark?: number;
 }
 
 /** Inclusive on both ends, like HTTP `Range: bytes=start-end`. */
@@ -73,3 +112,7 @@ export function validateByteRange(range: ByteRange): void {
     throw new HaulError('BAD_USER_INPUT', `invalid byte range ${start}-${end}`);
   }
 }
+
+/** The NOT_FOUND a conditional read (`ReadOptions.expect`) rejects with when the object changed. */
+export const objectChanged = (key: string) =>
+  new HaulError('NOT_FOUND', `object "${key}" changed since it was checked`, { changed: true });

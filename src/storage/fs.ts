@@ -5,8 +5,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HaulError } from '../errors.ts';
-import type { BlobStat, BlobStore, ByteRange } from './blob-store.ts';
-import { validateByteRange, validateStorageKey } from './blob-store.ts';
+import type { BlobReader, BlobStat, BlobStore, ByteRange, ReadOptions } from './blob-store.ts';
+import { objectChanged, validateByteRange, validateStorageKey } from './blob-store.ts';
 
 const isErrno = (e: unknown, ...codes: string[]): boolean =>
   typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
@@ -39,7 +39,7 @@ export class FsBlobStore implements BlobStore {
     return (await this.stat(key)) !== null;
   }
 
-  async read(key: string, range?: ByteRange): Promise<Readable> {
+  async read(key: string, range?: ByteRange, opts: ReadOptions = {}): Promise<Readable> {
     if (range) validateByteRange(range);
     const file = await this.#existing(key);
     if (file === null) throw notFound(key);
@@ -49,6 +49,9 @@ export class FsBlobStore implements BlobStore {
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw notFound(key);
+      // Checked on the opened file itself: the stream reads exactly the inode that passed.
+      const { expect } = opts;
+      if (expect && (st.size !== expect.size || st.mtime.getTime() !== expect.lastModified.getTime())) throw objectChanged(key);
       if (range && range.start >= st.size) {
         throw new HaulError('BAD_USER_INPUT', `range starts at ${range.start}, object has ${st.size} bytes`);
       }
@@ -57,7 +60,40 @@ export class FsBlobStore implements BlobStore {
       throw e;
     }
     // The stream owns the handle from here (autoClose), including on destroy().
-    return createReadStream('', { fd: fh, start: range?.start, end: range?.end });
+    return createReadStream('', { fd: fh, start: range?.start, end: range?.end, highWaterMark: opts.highWaterMark });
+  }
+
+  async openReader(key: string): Promise<BlobReader> {
+    const file = await this.#existing(key);
+    if (file === null) throw notFound(key);
+    // The handle pins the inode: a writer that replaces the key (put renames over it) cannot
+    // change what this reader sees, so every read belongs to the version that was opened.
+    const fh = await open(file, 'r');
+    let st: Awaited<ReturnType<typeof fh.stat>>;
+    try {
+      st = await fh.stat();
+      if (!st.isFile()) throw notFound(key);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    return {
+      size: st.size,
+      lastModified: st.mtime,
+      preferredReadSize: 4 * 1024 * 1024,
+      readConcurrency: 2,
+      async read(into, position, signal) {
+        let filled = 0;
+        while (filled < into.length) {
+          signal?.throwIfAborted();
+          const { bytesRead } = await fh.read(into, filled, into.length - filled, position + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+        return filled;
+      },
+      close: () => fh.close(),
+    };
   }
 
   async put(key: string, body: Readable | Buffer): Promise<void> {

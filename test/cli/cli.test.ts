@@ -42,8 +42,8 @@ describe('haul command line', () => {
   it('prints help for the command and every subcommand', async () => {
     const top = await haul(['--help']);
     expect(top.code).toBe(0);
-    for (const c of ['serve', 'api', 'migrate', 'token']) expect(top.stdout).toContain(c);
-    for (const c of ['serve', 'api', 'migrate', 'token']) {
+    for (const c of ['serve', 'api', 'worker', 'ingest', 'migrate', 'token']) expect(top.stdout).toContain(c);
+    for (const c of ['serve', 'api', 'worker', 'ingest', 'migrate', 'token']) {
       const r = await haul([c, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`usage: haul ${c}`);

@@ -1,7 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { auditPath, EMPTY_ROOT, leafHash, merkleRoot, nodeHash, verifyAuditPath } from '../../src/files/merkle.ts';
+import {
+  auditPath,
+  auditPathFromLevels,
+  EMPTY_ROOT,
+  leafHash,
+  merkleLevels,
+  merkleRoot,
+  nodeHash,
+  verifyAuditPath,
+} from '../../src/files/merkle.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const unhex = (s: string) => Buffer.from(s, 'hex');
@@ -102,9 +111,12 @@ describe('RFC 6962 Merkle tree', () => {
         const leaves = arrs.map((a) => Buffer.from(a));
         const root = merkleRoot(leaves);
         expect(hex(root)).toBe(hex(refRoot(leaves)));
+        // The server's cached form: levels built once, paths read off them.
+        const levels = merkleLevels(leaves);
         for (let i = 0; i < leaves.length; i++) {
           const path = auditPath(leaves, i);
           expect(path.map(hex)).toEqual(refPath(i, leaves).map(hex));
+          expect(auditPathFromLevels(levels, i).map(hex)).toEqual(path.map(hex));
           expect(verifyAuditPath(leaves[i] as Buffer, i, leaves.length, path, root)).toBe(true);
         }
       }),

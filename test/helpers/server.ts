@@ -26,20 +26,27 @@ export interface TestServer extends AsyncDisposable {
  * with a temp folder store. Dispose it with `await using`.
  */
 export async function startTestServer(
-  opts: { db?: 'postgres' | 'pglite'; role?: 'serve' | 'api'; env?: Record<string, string> } = {},
+  opts: {
+    db?: 'postgres' | 'pglite';
+    role?: 'serve' | 'api';
+    env?: Record<string, string>;
+    /** Share another server's PostgreSQL database instead of creating one (not dropped on dispose). */
+    databaseUrl?: string;
+  } = {},
 ): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'haul-test-'));
   let pg: TestDatabase | undefined;
-  if ((opts.db ?? 'postgres') === 'postgres') pg = await createTestDatabase();
+  if ((opts.db ?? 'postgres') === 'postgres' && !opts.databaseUrl) pg = await createTestDatabase();
+  const databaseUrl = opts.databaseUrl ?? pg?.url;
   const config = loadConfig({
     HAUL_DATA_DIR: dir,
     HAUL_JWT_SECRET: TEST_JWT_SECRET,
     HAUL_SIGNING_KEYS: 'k1:signing-secret-0123456789',
     PORT: '0',
-    ...(pg ? { DATABASE_URL: pg.url } : {}),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...opts.env,
   });
-  if (!pg) config.database = { kind: 'pglite', dir: 'memory://' };
+  if (!databaseUrl) config.database = { kind: 'pglite', dir: 'memory://' };
   const runtime = await startRuntime(config, pino({ level: 'silent' }), { role: opts.role ?? 'serve' });
   let n = 0;
   return {

@@ -17,11 +17,21 @@ it('the ingest processor builds the manifest and reports monotonic progress up t
     const bytes = randomBytes(5 * 64 * 1024 + 777);
     await store.put('in/file.bin', bytes);
     const progress: number[] = [];
-    const file = await ingestProcessor({ prisma: db.prisma, store })({
+    const result = await ingestProcessor({ prisma: db.prisma, store })({
       data: { storageKey: 'in/file.bin', name: 'file.bin', contentType: 'application/octet-stream', chunkSize: 64 * 1024 },
+      attemptsMade: 0,
+      opts: { attempts: 1 },
       updateProgress: (p) => void progress.push(p as number),
     });
+    const file = await db.prisma.file.findUniqueOrThrow({ where: { id: result.fileId } });
     expect(file.status).toBe('READY');
+    expect(result).toEqual({
+      fileId: file.id,
+      sizeBytes: bytes.length,
+      chunkCount: 6,
+      checksum: file.checksum,
+      merkleRoot: file.merkleRoot,
+    });
     expect(file.checksum).toBe(createHash('sha256').update(bytes).digest('hex'));
     expect(file.chunkCount).toBe(6);
     expect(progress.at(-1)).toBe(100);
