@@ -4,9 +4,19 @@ import { edgeCommand } from './edge-command.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { apiCommand, migrateCommand, serveCommand } from './server-commands.ts';
 import { tokenCommand } from './token.ts';
+import { watchCommand } from './watch-command.ts';
 import { workerCommand } from './worker-command.ts';
 
-const commands: Command[] = [serveCommand, apiCommand, edgeCommand, workerCommand, ingestCommand, migrateCommand, tokenCommand];
+const commands: Command[] = [
+  serveCommand,
+  apiCommand,
+  edgeCommand,
+  workerCommand,
+  ingestCommand,
+  watchCommand,
+  migrateCommand,
+  tokenCommand,
+];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
