@@ -7,7 +7,7 @@
  * - GET and HEAD only (anything else: 405 with `Allow`); a request target longer than
  *   `limits.maxUrlBytes` is 414.
  * - The request target (path + query; scheme and host are not signed) is verified with
- *   `verifyDownloadUrl`; a refusal is 403 `{ error: { code: URL_…, message } }`. Keys under the
+ *   `verifyDownloadUrl` (targets that verified are remembered, `verified-urls.ts`); a refusal is 403 `{ error: { code: URL_…, message } }`. Keys under the
  *   reserved `.haul/` prefix are 404 whatever the signature. Error bodies never carry the path.
  * - Bytes are read only through the Origin: `head()` for size, version and modification time,
  *   `read()` per range. The origin refuses (NOT_FOUND) a version that is no longer current, so an
@@ -18,12 +18,12 @@
  *   `limits.idleTimeoutMs`) destroys the origin streams.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { isHaulError } from '../errors.ts';
 import { contentDisposition } from '../storage/s3-presign.ts';
 import { isReservedKey } from '../storage/versions.ts';
-import { type ByteCounter, lengthGuard, multipartBody } from './body.ts';
+import { type ByteCounter, multipartBody, sendExact } from './body.ts';
 import { type ConditionalHeaders, effectiveLastModified, evaluatePreconditions } from './conditionals.ts';
 import { planMultipart } from './multipart.ts';
 import type { ObjectMeta, ObjectRef, Origin } from './origin.ts';
@@ -37,7 +37,8 @@ import {
   unsatisfiedContentRange,
 } from './range.ts';
 import { EdgeRefusal, notFound, originRefusal, REFUSAL_MESSAGES, sendRefusal, unavailable } from './refusals.ts';
-import { type Keyring, type VerifiedDownloadUrl, verifyDownloadUrl } from './signing.ts';
+import type { Keyring, VerifiedDownloadUrl } from './signing.ts';
+import { VerifiedUrlCache } from './verified-urls.ts';
 
 export interface EdgeLimits {
   /** Longest request target (path and query) accepted, in bytes; longer is 414. Default 8192. */
@@ -106,6 +107,7 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
   const clock = opts.now ?? (() => new Date());
   const maxUrlBytes = opts.limits?.maxUrlBytes ?? DEFAULT_MAX_URL_BYTES;
   const idleTimeoutMs = opts.limits?.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const verified = new VerifiedUrlCache(keyring);
   const rangeLimits = {
     maxItems: opts.limits?.maxRangeItems ?? DEFAULT_MAX_RANGE_ITEMS,
     maxParts: opts.limits?.maxRangeParts ?? DEFAULT_MAX_RANGE_PARTS,
@@ -132,7 +134,7 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
       throw new EdgeRefusal(414, 'URL_TOO_LONG', `the request target is longer than ${maxUrlBytes} bytes`);
 
     const now = clock();
-    const url = verifyDownloadUrl(keyring, target, now);
+    const url = verified.verify(target, now);
     if (!url.ok) throw new EdgeRefusal(403, url.code, REFUSAL_MESSAGES[url.code]);
     if (isReservedKey(url.objectPath)) throw notFound();
     const ref: ObjectRef = { objectPath: url.objectPath, version: url.version, signedPath: target };
@@ -213,14 +215,12 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
       return;
     }
     writeHead(res, ctx, status, headers);
+    // The multipart body counts its own bytes (framing included).
     const body = plan ? multipartBody(plan, first, open, ctx.counter) : first;
-    const streams = plan ? [body, res] : [body, lengthGuard(length, ctx.counter), res];
-    pipeline(streams, (err) => {
+    sendExact(body, res, length, plan ? { bytes: 0 } : ctx.counter, (err) => {
       if (!err) return;
-      // pipeline destroyed every stream, the response (so the socket) included; `first` may not
-      // have been reached yet by the multipart body.
+      // Both streams are destroyed; `first` too, which the multipart body may not have reached.
       first.destroy();
-      if (!res.destroyed) res.destroy();
       if (CLIENT_GONE.has((err as NodeJS.ErrnoException).code ?? '')) log?.debug({ path: pathOf(req) }, 'edge: client went away');
       else log?.warn({ err, path: pathOf(req) }, 'edge: response aborted after headers were sent');
     });
