@@ -47,6 +47,20 @@ const EnvSchema = z.object({
   HAUL_DATA_DIR: z.string().min(1).optional(),
   HAUL_PUBLIC_URL: z.url().optional(),
   HAUL_EDGE_URL: z.url().optional(),
+  HAUL_EDGE_CACHE_BYTES: z.coerce.number().int().min(0).optional(),
+  HAUL_EDGE_SLICE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(4096)
+    .max(64 * 1024 * 1024)
+    .optional(),
+  HAUL_EDGE_BYPASS_BYTES: z.coerce.number().int().min(0).optional(),
+  HAUL_EDGE_READ_AHEAD: z.coerce.number().int().min(0).max(64).optional(),
+  HAUL_EDGE_HOP_SECRET: z.string().optional(),
+  HAUL_EDGE_REQUIRE_HOP: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .optional(),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
@@ -149,6 +163,23 @@ export interface Config {
   jobs: JobsConfig;
   /** What `haul ingest` and other API clients use: HAUL_API_URL, HAUL_TOKEN. */
   client: { apiUrl?: string | undefined; token?: string | undefined };
+  /** The edge tier (docs/edge-cache.md). */
+  edge: EdgeConfig;
+}
+
+export interface EdgeConfig {
+  /** Slice cache budget in bytes (default 256 MiB; 0 disables caching). */
+  cacheBytes: number;
+  /** Slice size (default 1 MiB). */
+  sliceBytes: number;
+  /** Files larger than this bypass this tier's cache (default: the cache budget). */
+  bypassBytes: number;
+  /** Slices fetched ahead of the one being sent, per request (default 2). */
+  readAhead: number;
+  /** Hop secrets: the first signs requests to an upstream shield; all are accepted by a shield. */
+  hopSecrets: string[];
+  /** Refuse /d/ requests without a valid hop header: this edge is a shield behind other edges. */
+  requireHop: boolean;
 }
 
 /** Overrides from command-line flags; they win over the environment. */
@@ -252,6 +283,9 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
   } else if (!keys[activeKid]) problems.push('HAUL_SIGNING_ACTIVE_KID must name one of the keys in HAUL_SIGNING_KEYS');
   else if (retired.includes(activeKid)) problems.push('the active signing key cannot also be retired');
 
+  if (e.HAUL_EDGE_REQUIRE_HOP && !e.HAUL_EDGE_HOP_SECRET) problems.push('HAUL_EDGE_REQUIRE_HOP needs HAUL_EDGE_HOP_SECRET');
+  if ((e.HAUL_EDGE_HOP_SECRET ?? '').split(',').some((x) => x.trim().length > 0 && x.trim().length < 16))
+    problems.push('HAUL_EDGE_HOP_SECRET: each secret must be 16+ characters');
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -287,6 +321,17 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
       expireGraceMs: e.HAUL_EXPIRE_GRACE ?? 0,
     },
     client: { apiUrl: e.HAUL_API_URL?.replace(/\/$/, ''), token: e.HAUL_TOKEN },
+    edge: {
+      cacheBytes: e.HAUL_EDGE_CACHE_BYTES ?? 256 * 1024 * 1024,
+      sliceBytes: e.HAUL_EDGE_SLICE_BYTES ?? 1024 * 1024,
+      bypassBytes: e.HAUL_EDGE_BYPASS_BYTES ?? e.HAUL_EDGE_CACHE_BYTES ?? 256 * 1024 * 1024,
+      readAhead: e.HAUL_EDGE_READ_AHEAD ?? 2,
+      hopSecrets: (e.HAUL_EDGE_HOP_SECRET ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+      requireHop: e.HAUL_EDGE_REQUIRE_HOP ?? false,
+    },
   };
 }
 

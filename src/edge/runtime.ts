@@ -3,12 +3,15 @@ import type { Config } from '../config/index.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { openBlobStore } from '../storage/open.ts';
 import { RESERVED_PREFIX } from '../storage/versions.ts';
+import { CachedOrigin } from './cached-origin.ts';
 import { createEdgeHandler, type EdgeHandlerOptions, type EdgeLimits } from './handler.ts';
+import { createEdgeMetrics, metricsHandler } from './metrics.ts';
 import type { Origin } from './origin.ts';
 import { buildEdgeServer, type EdgeServer } from './server.ts';
 import { Keyring } from './signing.ts';
+import { SliceCache } from './slice-cache.ts';
 import { StoreOrigin } from './store-origin.ts';
-import { UpstreamOrigin } from './upstream-origin.ts';
+import { requireHop, UpstreamOrigin } from './upstream-origin.ts';
 
 export interface EdgeRuntime {
   server: EdgeServer;
@@ -41,16 +44,35 @@ export interface EdgeRuntimeOptions {
  */
 export async function startEdgeRuntime(config: Config, log: Logger, opts: EdgeRuntimeOptions = {}): Promise<EdgeRuntime> {
   const store = openBlobStore(config.storage);
-  const upstream = opts.upstream ? new UpstreamOrigin({ baseUrl: opts.upstream }) : undefined;
+  const edge = config.edge;
+  const upstream = opts.upstream ? new UpstreamOrigin({ baseUrl: opts.upstream, hopSecret: edge.hopSecrets[0] }) : undefined;
   const base: Origin = upstream ?? new StoreOrigin(store);
-  const origin = opts.origin ? opts.origin(base) : base;
+  // The slice cache sits in front of whichever origin this tier has (docs/edge-cache.md).
+  const metrics = createEdgeMetrics({ processMetrics: true });
+  const cache =
+    edge.cacheBytes > 0
+      ? new SliceCache({
+          maxBytes: edge.cacheBytes,
+          sliceBytes: edge.sliceBytes,
+          bypassBytes: edge.bypassBytes,
+          onEvent: metrics.cacheEvent,
+        })
+      : undefined;
+  const cached = cache ? new CachedOrigin(base, cache, { readAhead: edge.readAhead }) : base;
+  const origin = opts.origin ? opts.origin(cached) : cached;
   const keyring = new Keyring(config.signing);
-  const handler = createEdgeHandler({ keyring, origin, log, limits: opts.limits, onResponse: opts.onResponse });
+  const onResponse: EdgeHandlerOptions['onResponse'] = (info) => {
+    metrics.response(info);
+    opts.onResponse?.(info);
+  };
+  const plain = createEdgeHandler({ keyring, origin, log, limits: opts.limits, onResponse });
+  // A shield answers only other edges: every /d/ request must carry a valid hop MAC.
+  const handler = edge.requireHop ? requireHop(plain, edge.hopSecrets) : plain;
   const upstreamHealth = opts.upstream ? `${opts.upstream.replace(/\/+$/, '')}/healthz` : undefined;
   const server = buildEdgeServer({
     handler,
     log,
-    routes: opts.routes,
+    routes: { '/metrics': metricsHandler(metrics.registry), ...opts.routes },
     readiness: upstreamHealth
       ? {
           upstream: async () => {

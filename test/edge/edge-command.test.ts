@@ -172,4 +172,41 @@ describe('haul edge', () => {
       shield.child.kill('SIGTERM');
     }
   });
+
+  it('a shield that requires hop MACs serves only edges holding the secret; the edge caches and exports metrics', async () => {
+    const hop = { HAUL_EDGE_HOP_SECRET: 'hop-secret-0123456789abcdef' };
+    const shield = await startEdgeProcess(['--data-dir', join(dir, 'data')], { ...hop, HAUL_EDGE_REQUIRE_HOP: 'true' });
+    await mkdir(join(dir, 'edge-hop'), { recursive: true });
+    await writeFile(join(dir, 'edge-hop/secrets.json'), JSON.stringify(secrets), { mode: 0o600 });
+    const edge = await startEdgeProcess(['--data-dir', join(dir, 'edge-hop'), '--upstream', shield.base], hop);
+    try {
+      const url = (base: string) =>
+        signDownloadUrl(keyring, {
+          baseUrl: base,
+          objectPath: 'files/one.bin',
+          version: V,
+          expiresAt: new Date(Date.now() + HOUR),
+        });
+      // A client going around the edge tier is refused by the shield, signed URL or not.
+      const direct = await fetch(url(shield.base));
+      expect(direct.status).toBe(403);
+      expect(((await direct.json()) as any).error.code).toBe('HOP_MISSING');
+      // Through the edge: correct bytes, cold then warm; the warm pass is served from the cache.
+      for (let i = 0; i < 2; i++) {
+        const r = await fetch(url(edge.base));
+        expect(r.status).toBe(200);
+        expect(sha256(Buffer.from(await r.arrayBuffer()))).toBe(V);
+      }
+      const metrics = await (await fetch(`${edge.base}/metrics`)).text();
+      const value = (name: string) =>
+        Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)`, 'm').exec(metrics)?.[1] ?? 'NaN');
+      expect(value('haul_edge_cache_hits_total')).toBeGreaterThanOrEqual(2);
+      expect(value('haul_edge_origin_bytes_total')).toBe(bytes.length);
+      expect(metrics).toContain('haul_edge_ttfb_seconds_bucket');
+      expect(metrics).toMatch(/haul_edge_requests_total\{[^}]*status="200"[^}]*\} 2/);
+    } finally {
+      edge.child.kill('SIGTERM');
+      shield.child.kill('SIGTERM');
+    }
+  });
 });
