@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { type Authenticator, bearerToken, type Viewer } from './auth/jwt.ts';
-import { HaulError, isHaulError } from './errors.ts';
+import { asUnavailable, HaulError, isHaulError } from './errors.ts';
 import type { Services } from './graphql/context.ts';
 import { createGraphQLHandler } from './graphql/yoga.ts';
 import { readBody, sendError, sendJson } from './http/io.ts';
@@ -159,6 +159,8 @@ export function buildApp(deps: AppDeps): App {
         return sendError(res, e);
       }
       log.error({ err: e }, 'unexpected error');
+      const unavailable = asUnavailable(e);
+      if (unavailable) return sendError(res, unavailable);
       sendError(res, new HaulError('INTERNAL', 'unexpected error'));
     });
   });

@@ -43,3 +43,40 @@ export class HaulError extends Error {
 }
 
 export const isHaulError = (e: unknown): e is HaulError => e instanceof HaulError;
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, too many connections.
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  // Prisma: can't reach the database server, server closed the connection, timed out.
+  'P1001',
+  'P1002',
+  'P1017',
+  'P2024',
+]);
+
+/**
+ * An unexpected error that means "a dependency is away" rather than "a bug": the caller gets
+ * UNAVAILABLE (retryable, 503) instead of a masked INTERNAL. Walks `cause` chains, since the
+ * driver's error is usually wrapped by Prisma's adapter.
+ */
+export function asUnavailable(e: unknown): HaulError | undefined {
+  let cur: unknown = e;
+  for (let depth = 0; cur && depth < 5; depth++) {
+    const x = cur as { code?: unknown; message?: unknown; cause?: unknown; kind?: unknown };
+    if (typeof x.code === 'string' && UNAVAILABLE_CODES.has(x.code)) break;
+    const msg = typeof x.message === 'string' ? x.message : '';
+    if (/Connection terminated|connection timeout|Can't reach database|ECONNREFUSED|server closed the connection/i.test(msg))
+      break;
+    cur = x.cause;
+  }
+  return cur ? new HaulError('UNAVAILABLE', 'a backing service is unavailable; retry shortly') : undefined;
+}

@@ -32,7 +32,8 @@ export type DatabaseConfig = Config['database'];
 /** Builds the Prisma client for PostgreSQL (@prisma/adapter-pg) or PGlite, by configuration alone. */
 export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
   if (cfg.kind === 'postgres') {
-    const pool = new pg.Pool({ connectionString: cfg.url, max: 20 });
+    // Fail fast while PostgreSQL is away: callers get UNAVAILABLE within seconds, not a hang.
+    const pool = new pg.Pool({ connectionString: cfg.url, max: 20, connectionTimeoutMillis: 3000 });
     // An idle client's network error must not crash the process; the next query reports it.
     pool.on('error', () => {});
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { HaulError } from '../errors.ts';
+import { asUnavailable, HaulError } from '../errors.ts';
 import type { Context } from './context.ts';
 import { limitRules } from './limits.ts';
 import { schema } from './schema/index.ts';
@@ -28,6 +28,9 @@ export function toGraphQLError(error: unknown): GraphQLError {
       extensions: { code: 'BAD_USER_INPUT', ...located.extensions },
     });
   }
+  const unavailable = asUnavailable(original);
+  if (unavailable)
+    return new GraphQLError(unavailable.message, { ...where, extensions: { code: 'UNAVAILABLE', retryable: true } });
   return new GraphQLError('Unexpected error.', { ...where, extensions: { code: 'INTERNAL', retryable: true } });
 }
 
