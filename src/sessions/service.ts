@@ -166,8 +166,30 @@ export function createSessionService(deps: SessionDeps) {
     return prisma.downloadSession.findUniqueOrThrow({ where: { id: s.id } });
   }
 
+  /**
+   * Re-reads for events are shared per (session, seq) on this process: when a change reaches
+   * many subscribers of one session, PostgreSQL and Redis are read once, not once each.
+   */
+  const eventReads = new Map<string, Promise<SessionView | null>>();
+
   return {
     loadFile,
+
+    /** The session as of event `seq`, for a subscriber; ownership is checked per viewer. */
+    async getForEvent(viewer: Viewer, sessionId: string, seq: number): Promise<SessionView> {
+      const id = parseId(sessionId, 'session');
+      const key = `${id}:${seq}`;
+      let read = eventReads.get(key);
+      if (!read) {
+        read = prisma.downloadSession.findUnique({ where: { id } }).then((row) => (row ? expireIfDue(row).then(view) : null));
+        eventReads.set(key, read);
+        const forget = () => setTimeout(() => eventReads.delete(key), 1000).unref();
+        read.then(forget, forget);
+      }
+      const s = await read;
+      if (!s || (s.ownerId !== viewer.sub && viewer.role !== 'admin')) throw new HaulError('NOT_FOUND', 'session not found');
+      return s;
+    },
 
     async get(viewer: Viewer, sessionId: string): Promise<SessionView> {
       return view(await expireIfDue(await loadOwned(viewer, sessionId)));

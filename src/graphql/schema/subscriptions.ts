@@ -49,7 +49,7 @@ async function* follow(
     lastSeq.set(m.sessionId, m.seq);
     let session: SessionView;
     try {
-      session = await sessions.get(viewer, m.sessionId);
+      session = await sessions.getForEvent(viewer, m.sessionId, m.seq);
     } catch (e) {
       if (e instanceof HaulError && e.code === 'NOT_FOUND') continue;
       throw e;
