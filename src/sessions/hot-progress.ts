@@ -85,7 +85,9 @@ if rate >= 0 then redis.call('HSET', KEYS[2], 'rate', rate) end
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
 redis.call('PEXPIRE', KEYS[3], ttl * 2)
 redis.call('SADD', KEYS[4], ARGV[7])
-local event = cjson.encode({sessionId = ARGV[7], ownerId = m[1], kind = 'PROGRESS', seq = seq})
+-- Built by hand: cjson writes numbers with 14 significant digits, which would round seq.
+local event = '{"sessionId":' .. cjson.encode(ARGV[7]) .. ',"ownerId":' .. cjson.encode(m[1]) ..
+  ',"kind":"PROGRESS","seq":' .. string.format('%d', seq) .. '}'
 redis.call('PUBLISH', ARGV[8], event)
 redis.call('PUBLISH', ARGV[9] .. m[1], event)
 -- Numbers go back as integer replies: Lua's tostring would round them to 14 digits.

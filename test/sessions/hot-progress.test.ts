@@ -88,10 +88,14 @@ describe('progress hot path on Redis', () => {
     await hot.report(id, alice, { completedChunks: [0] });
     await hot.report(id, alice, { completedChunks: [1] });
     await new Promise((r) => setTimeout(r, 100));
-    expect(got.map((m) => JSON.parse(m))).toEqual([
+    const events = got.map((m) => JSON.parse(m));
+    expect(events).toEqual([
       expect.objectContaining({ sessionId: id, ownerId: 'alice', kind: 'PROGRESS' }),
       expect.objectContaining({ sessionId: id, kind: 'PROGRESS' }),
     ]);
+    // Sequence numbers are ~1.8e15 (clock in µs): exact, never rounded to 14 digits.
+    expect(events[0].seq).toBeGreaterThan(1e15);
+    expect(events[1].seq).toBe(events[0].seq + 1);
     const dirty: string[] = [];
     for (let s = 0; s < SHARDS; s++) dirty.push(...(await hot.takeDirty(s, 1000)));
     expect(dirty).toContain(id);
