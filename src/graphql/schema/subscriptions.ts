@@ -34,17 +34,36 @@ const EventRef = builder.objectRef<DownloadEvent>('DownloadEvent').implement({
 });
 
 /**
+ * Starts listening at once: yoga's pub/sub subscribes on the first `next()`, so without this a
+ * change between reading the snapshot and starting to iterate would be lost.
+ */
+function listen(messages: AsyncIterable<SessionEventMessage>): AsyncIterator<SessionEventMessage> {
+  const it = messages[Symbol.asyncIterator]();
+  const first = it.next();
+  let used = false;
+  return {
+    next: () => {
+      if (used) return it.next();
+      used = true;
+      return first;
+    },
+    return: (v?: unknown) => it.return?.(v) ?? Promise.resolve({ done: true, value: undefined }),
+  };
+}
+
+/**
  * Thin events, re-read state (STYLE §6): every message names a session; the subscriber reads
  * it by id with the viewer's own rights, so a payload can never show what the viewer may not see.
  */
 async function* follow(
-  messages: AsyncIterable<SessionEventMessage>,
+  messages: AsyncIterator<SessionEventMessage>,
   viewer: Viewer,
   sessions: SessionService,
   opts: { untilTerminal: boolean },
 ): AsyncGenerator<DownloadEvent> {
   const lastSeq = new Map<string, number>();
-  for await (const m of messages) {
+  for (let next = await messages.next(); !next.done; next = await messages.next()) {
+    const m = next.value;
     if ((lastSeq.get(m.sessionId) ?? 0) >= m.seq) continue;
     lastSeq.set(m.sessionId, m.seq);
     let session: SessionView;
@@ -66,11 +85,15 @@ builder.subscriptionFields((t) => ({
     args: { sessionId: t.arg.id({ required: true }) },
     subscribe: async function* (_, { sessionId }, ctx) {
       // Listen first, then read: a change between the two arrives as an event, never lost.
-      const messages = ctx.events.session(String(sessionId));
-      const first = await ctx.sessions.get(ctx.viewer, String(sessionId));
-      yield { kind: 'SNAPSHOT' as const, seq: 0, session: first };
-      if (first.status === 'COMPLETED' || first.status === 'EXPIRED') return;
-      yield* follow(messages, ctx.viewer, ctx.sessions, { untilTerminal: true });
+      const messages = listen(ctx.events.session(String(sessionId)));
+      try {
+        const first = await ctx.sessions.get(ctx.viewer, String(sessionId));
+        yield { kind: 'SNAPSHOT' as const, seq: 0, session: first };
+        if (first.status === 'COMPLETED' || first.status === 'EXPIRED') return;
+        yield* follow(messages, ctx.viewer, ctx.sessions, { untilTerminal: true });
+      } finally {
+        await messages.return?.();
+      }
     },
     resolve: (event) => event,
   }),
@@ -78,11 +101,15 @@ builder.subscriptionFields((t) => ({
     type: EventRef,
     description: 'Every change to any of the viewer’s sessions, on any device; first a SNAPSHOT of each live session.',
     subscribe: async function* (_, __, ctx) {
-      const messages = ctx.events.user(ctx.viewer.sub);
-      for (const status of ['ACTIVE', 'PAUSED'] as const)
-        for (const session of await ctx.sessions.list(ctx.viewer, { status, first: 500 }))
-          yield { kind: 'SNAPSHOT' as const, seq: 0, session };
-      yield* follow(messages, ctx.viewer, ctx.sessions, { untilTerminal: false });
+      const messages = listen(ctx.events.user(ctx.viewer.sub));
+      try {
+        for (const status of ['ACTIVE', 'PAUSED'] as const)
+          for (const session of await ctx.sessions.list(ctx.viewer, { status, first: 500 }))
+            yield { kind: 'SNAPSHOT' as const, seq: 0, session };
+        yield* follow(messages, ctx.viewer, ctx.sessions, { untilTerminal: false });
+      } finally {
+        await messages.return?.();
+      }
     },
     resolve: (event) => event,
   }),
