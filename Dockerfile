@@ -5,6 +5,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
+COPY jobs ./jobs
 COPY prisma ./prisma
 USER node
 ENTRYPOINT ["node", "bin/haul.js"]

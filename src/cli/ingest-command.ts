@@ -3,7 +3,7 @@ import { basename, extname } from 'node:path';
 import { mintToken } from '../auth/jwt.ts';
 import type { Config } from '../config/index.ts';
 import { isHaulError } from '../errors.ts';
-import { DEFAULT_CHUNK_SIZE } from '../files/chunking.ts';
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../files/chunking.ts';
 import { assertUserStorageKey } from '../storage/versions.ts';
 import { type Command, UsageError } from './args.ts';
 import { configure } from './setup.ts';
@@ -108,7 +108,12 @@ export const ingestCommand: Command = {
     const contentType = str(values['content-type']) ?? TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
     const chunkText = str(values['chunk-size']);
     const chunkSize = chunkText === undefined ? DEFAULT_CHUNK_SIZE : parseByteSize(chunkText);
-    if (chunkSize === undefined) throw new UsageError('--chunk-size must be a size such as 4MiB, 512KiB or 1048576');
+    if (chunkSize === undefined || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE)
+      throw new UsageError('--chunk-size must be a size from 1KiB to 1GiB, such as 4MiB, 512KiB or 1048576');
+    const checksum = str(values.checksum);
+    // Checked before the upload: a refusal after copying gigabytes would be a poor answer.
+    if (checksum !== undefined && !/^[0-9a-fA-F]{64}$/.test(checksum))
+      throw new UsageError('--checksum must be 64 hex characters (SHA-256)');
     const key = str(values.key) ?? `uploads/${name}`;
     try {
       assertUserStorageKey(key);
@@ -131,7 +136,7 @@ export const ingestCommand: Command = {
       contentType,
       chunkSize,
       key,
-      checksum: str(values.checksum),
+      checksum,
       json,
       api,
       token,

@@ -1,8 +1,10 @@
 import { ConfigError } from '../config/index.ts';
 import { type Command, EXIT, parseCommandArgs, UsageError } from './args.ts';
 import { edgeCommand } from './edge-command.ts';
+import { getCommand } from './get-command.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { apiCommand, migrateCommand, serveCommand } from './server-commands.ts';
+import { pauseCommand, statusCommand } from './status-command.ts';
 import { tokenCommand } from './token.ts';
 import { watchCommand } from './watch-command.ts';
 import { workerCommand } from './worker-command.ts';
@@ -13,6 +15,9 @@ const commands: Command[] = [
   edgeCommand,
   workerCommand,
   ingestCommand,
+  getCommand,
+  statusCommand,
+  pauseCommand,
   watchCommand,
   migrateCommand,
   tokenCommand,

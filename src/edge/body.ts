@@ -6,12 +6,15 @@
  */
 import { Readable, type Writable } from 'node:stream';
 import type { MultipartPlan } from './multipart.ts';
+import type { ChunkSource } from './origin.ts';
 import type { SatisfiableRange } from './range.ts';
 
 /** Bytes that went through a guard, for metrics and logs. */
 export interface ByteCounter {
   bytes: number;
 }
+
+const noop = () => {};
 
 /** An error that means the client went away, not that anything failed. */
 const clientGone = () => Object.assign(new Error('the client went away'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
@@ -43,6 +46,8 @@ export function sendExact(
     body.off('end', onEnd);
     body.off('close', onEnd);
     body.off('error', settle);
+    // A body destroyed with an error (an abort signal) may emit it after we let go: never unhandled.
+    body.on('error', noop);
     res.off('drain', onDrain);
   };
   function settle(err?: Error | null) {
@@ -68,7 +73,6 @@ export function sendExact(
     }
     // The last announced byte: finish the response with it and let the origin stream go.
     detachBody();
-    body.on('error', () => {});
     body.destroy();
     res.end(chunk);
   }
@@ -132,4 +136,172 @@ export function multipartBody(
     counter.bytes += plan.tail.length;
   }
   return Readable.from(parts(), { objectMode: false, highWaterMark: 64 * 1024 });
+}
+
+/**
+ * Sends exactly `expected` (> 0) bytes pulled from `src` into `res`, then ends it: `sendExact`
+ * for an origin that offers chunks (`Origin.chunks`). A chunk that is ready (a cached slice) is
+ * written in the same tick, so a warm response costs a few `res.write` calls and no stream
+ * hand-offs; the next chunk is asked for only while the socket takes more (back-pressure through
+ * 'drain'). Same contract as `sendExact`: `done(err)` once; on error (the origin failed, sent more
+ * or fewer bytes, the client went away) the response is destroyed; the source is closed on every
+ * end, as soon as its last byte is handed to the socket.
+ */
+export function sendChunks(
+  src: ChunkSource,
+  res: Writable,
+  expected: number,
+  counter: ByteCounter,
+  done: (err?: Error) => void,
+): void {
+  let sent = 0;
+  let settled = false;
+  function settle(err?: Error | null) {
+    if (settled) return;
+    settled = true;
+    res.off('drain', pump);
+    res.off('finish', onFinish);
+    res.off('close', onClose);
+    res.off('error', settle);
+    src.close();
+    if (err) res.destroy();
+    done(err ?? undefined);
+  }
+  function onFinish() {
+    settle();
+  }
+  function onClose() {
+    if (!res.writableFinished) settle(clientGone());
+  }
+  /** Hands a chunk to the socket; true when the next one may follow at once. */
+  function put(chunk: Buffer | null): boolean {
+    if (settled) return false;
+    if (chunk === null) {
+      settle(new Error(`origin ended after ${sent} of ${expected} bytes`));
+      return false;
+    }
+    sent += chunk.length;
+    if (sent > expected) {
+      settle(new Error(`origin sent more than the ${expected} bytes announced`));
+      return false;
+    }
+    counter.bytes += chunk.length;
+    if (sent === expected) {
+      // The last announced byte: let the origin go and finish the response with it.
+      src.close();
+      res.end(chunk);
+      return false;
+    }
+    // false: the socket is full, 'drain' resumes the pump.
+    return res.write(chunk);
+  }
+  function later(chunk: Buffer | null) {
+    if (put(chunk)) pump();
+  }
+  function pump() {
+    while (!settled) {
+      let c: Buffer | null | Promise<Buffer | null>;
+      try {
+        c = src.next();
+      } catch (e) {
+        return settle(e as Error);
+      }
+      if (c instanceof Promise) {
+        c.then(later, settle);
+        return;
+      }
+      if (!put(c)) return;
+    }
+  }
+  res.on('drain', pump);
+  res.once('finish', onFinish);
+  res.once('close', onClose);
+  res.once('error', settle);
+  pump();
+}
+
+/**
+ * A stream over a chunk source (for consumers that want a Readable): one chunk per `_read`,
+ * back-pressure from the stream's own buffer. Destroying the stream closes the source; an aborted
+ * `signal` destroys the stream with the signal's reason.
+ */
+export function sourceStream(src: ChunkSource, signal?: AbortSignal): Readable {
+  const onAbort = () => stream.destroy(signal?.reason as Error);
+  const stream = new Readable({
+    read() {
+      let c: Buffer | null | Promise<Buffer | null>;
+      try {
+        c = src.next();
+      } catch (e) {
+        this.destroy(e as Error);
+        return;
+      }
+      if (c instanceof Promise)
+        c.then(
+          (chunk) => {
+            if (!this.destroyed) this.push(chunk);
+          },
+          (e: unknown) => this.destroy(e as Error),
+        );
+      else this.push(c);
+    },
+    destroy(err, cb) {
+      src.close();
+      signal?.removeEventListener('abort', onAbort);
+      cb(err);
+    },
+  });
+  if (signal?.aborted) stream.destroy(signal.reason as Error);
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return stream;
+}
+
+/**
+ * A chunk source over a stream (an origin that only streams: S3, an upstream edge). Chunks are
+ * what the stream buffered; `close()` destroys the stream. A stream that closes before its end
+ * fails the source.
+ */
+export function streamSource(body: Readable): ChunkSource {
+  let ended = false;
+  let failure: Error | undefined;
+  let waiter: { resolve: (c: Buffer | null) => void; reject: (e: Error) => void } | undefined;
+  const settle = () => {
+    const w = waiter;
+    if (!w) return;
+    const c = body.read() as Buffer | null;
+    if (c !== null) w.resolve(c);
+    else if (failure) w.reject(failure);
+    else if (ended) w.resolve(null);
+    else return;
+    waiter = undefined;
+  };
+  body.on('readable', settle);
+  body.once('end', () => {
+    ended = true;
+    settle();
+  });
+  body.once('error', (e: Error) => {
+    failure = e;
+    settle();
+  });
+  body.once('close', () => {
+    if (!ended)
+      failure ??= Object.assign(new Error('origin stream closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    settle();
+  });
+  return {
+    next() {
+      const c = body.read() as Buffer | null;
+      if (c !== null) return c;
+      if (failure) return Promise.reject(failure);
+      if (ended) return null;
+      return new Promise((resolve, reject) => {
+        waiter = { resolve, reject };
+      });
+    },
+    close() {
+      ended = true;
+      body.destroy();
+    },
+  };
 }

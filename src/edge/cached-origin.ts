@@ -20,9 +20,10 @@
  * Bytes are never spliced across versions: slices are keyed by version (the SHA-256), and every
  * fill asks the inner origin for `ref.version`, which it refuses once the object has changed.
  */
-import { addAbortSignal, pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { HaulError, isHaulError } from '../errors.ts';
-import type { ObjectMeta, ObjectRef, Origin } from './origin.ts';
+import { sourceStream, streamSource } from './body.ts';
+import type { ChunkSource, ObjectMeta, ObjectRef, Origin } from './origin.ts';
 import { downloadCacheKey } from './signing.ts';
 import { SingleFlight } from './single-flight.ts';
 import type { SliceCache } from './slice-cache.ts';
@@ -104,6 +105,15 @@ export class CachedOrigin implements Origin {
   }
 
   async read(ref: ObjectRef, range: { start: number; end: number }, signal?: AbortSignal): Promise<Readable> {
+    return sourceStream(await this.chunks(ref, range, signal), signal);
+  }
+
+  /**
+   * The range as chunks: the cached slices themselves (views of them at the range's ends), handed
+   * out synchronously when stored, or fills of the inner origin. Resolves once the first slice is
+   * here (or known to be stored).
+   */
+  async chunks(ref: ObjectRef, range: { start: number; end: number }, signal?: AbortSignal): Promise<ChunkSource> {
     const { start } = range;
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(range.end) || start < 0 || range.end < start)
       throw new HaulError('BAD_USER_INPUT', `invalid byte range ${start}-${range.end}`);
@@ -129,27 +139,34 @@ export class CachedOrigin implements Origin {
           s,
         ),
       );
-    const body = new SliceStream(getSlice, this.cache.sliceBytes, { start, end }, this.#readAhead, signal);
-    // Until the caller holds the stream, a failure (an abort) is reported by rejecting, not as an
-    // 'error' event nobody listens to; a stream that failed here is dropped with its listener.
-    body.on('error', noop);
+    const src = new SliceSource(this.cache, this.cache.prefix(ref), getSlice, { start, end }, this.#readAhead);
     try {
-      await body.first();
+      await src.first(signal);
     } catch (e) {
-      body.destroy();
+      src.close();
       throw e;
     }
-    body.off('error', noop);
-    return body;
+    return src;
   }
 
   /** Reads one aligned slice from the inner origin, exactly its length. */
   async #fill(ref: ObjectRef, index: number, size: number, signal: AbortSignal): Promise<Buffer> {
     const { start, end } = this.cache.sliceRange(index, size);
     const length = end - start + 1;
-    const body = addAbortSignal(signal, await this.inner.read(ref, { start, end }, signal));
     // Unpooled: a small slice must not pin an 8 KiB pool slab for as long as it stays cached.
     const buf = Buffer.allocUnsafeSlow(length);
+    if (this.inner.readInto) {
+      // One read straight into the slice (a folder store: one pread of a reused open file).
+      try {
+        await this.inner.readInto(ref, start, buf, signal);
+      } catch (e) {
+        if (isHaulError(e) || signal.aborted) throw e;
+        throw new HaulError('UNAVAILABLE', `origin read of a ${length}-byte slice failed`, { cause: (e as Error).message });
+      }
+      this.cache.recordOriginBytes(length);
+      return buf;
+    }
+    const body = addAbortSignal(signal, await this.inner.read(ref, { start, end }, signal));
     let at = 0;
     try {
       // Leaving the loop early (throw, abort) destroys the inner stream.
@@ -171,18 +188,24 @@ export class CachedOrigin implements Origin {
     return buf;
   }
 
-  async #bypass(ref: ObjectRef, range: { start: number; end: number }, signal?: AbortSignal): Promise<Readable> {
+  /** A file above the bypass size: straight from the inner origin, counted, not stored. */
+  async #bypass(ref: ObjectRef, range: { start: number; end: number }, signal?: AbortSignal): Promise<ChunkSource> {
     this.cache.recordBypass();
-    const body = await this.inner.read(ref, range, signal);
+    const inner = this.inner.chunks
+      ? await this.inner.chunks(ref, range, signal)
+      : streamSource(await this.inner.read(ref, range, signal));
     const cache = this.cache;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-        cache.recordOriginBytes(chunk.length);
-        cb(null, chunk);
+    const count = (chunk: Buffer | null) => {
+      if (chunk) cache.recordOriginBytes(chunk.length);
+      return chunk;
+    };
+    return {
+      next() {
+        const c = inner.next();
+        return c instanceof Promise ? c.then(count) : count(c);
       },
-    });
-    // Destroying the returned stream (client gone) destroys the inner one, and an inner error fails it.
-    return pipeline(body, counter, noop);
+      close: () => inner.close(),
+    };
   }
 
   #remember(path: string, meta: ObjectMeta | null): void {
@@ -196,13 +219,26 @@ export class CachedOrigin implements Origin {
   }
 }
 
+interface Pending {
+  promise: Promise<Buffer>;
+  /** Set once the slice is here, so it can be handed out synchronously. */
+  value: Buffer | undefined;
+}
+
+/** The reason a closed source gives its pending slice waits (never shown to anyone). */
+const SOURCE_CLOSED = Object.assign(new Error('slice source closed'), { code: 'ABORT_ERR' });
+
 /**
- * The bytes of an inclusive range, pulled slice by slice: a slice is requested when the consumer
- * wants more, `readAhead` further slices are requested alongside it, and nothing else is held.
- * Destroying the stream leaves every pending slice wait (a shared fill then continues only if
- * another request still waits for it).
+ * The bytes of an inclusive range, slice by slice: a stored slice is handed out synchronously
+ * (a view of it at the range's ends); a missing one is filled, and `readAhead` slices past the
+ * one handed out are filled ahead to overlap origin latency. Nothing else is held, so memory is
+ * flat for any range. Each slice lookup counts one cache hit, miss or coalesced wait, as before.
+ * `close()` leaves every pending slice wait (a shared fill then continues only if another request
+ * still waits for it).
  */
-class SliceStream extends Readable {
+class SliceSource implements ChunkSource {
+  readonly #cache: SliceCache;
+  readonly #prefix: string;
   readonly #getSlice: (index: number, signal: AbortSignal) => Promise<Buffer>;
   readonly #sliceBytes: number;
   readonly #start: number;
@@ -210,89 +246,111 @@ class SliceStream extends Readable {
   readonly #firstIndex: number;
   readonly #lastIndex: number;
   readonly #readAhead: number;
-  readonly #pending = new Map<number, Promise<Buffer>>();
-  readonly #ctl = new AbortController();
-  readonly #unlink: () => void;
+  readonly #pending = new Map<number, Pending>();
+  /** Created on the first fill: a warm request needs no AbortController. */
+  #ctl: AbortController | undefined;
   #next: number;
-  #pumping = false;
-  #wanted = false;
+  #closed = false;
 
   constructor(
+    cache: SliceCache,
+    prefix: string,
     getSlice: (index: number, signal: AbortSignal) => Promise<Buffer>,
-    sliceBytes: number,
     range: { start: number; end: number },
     readAhead: number,
-    signal: AbortSignal | undefined,
   ) {
-    super();
+    this.#cache = cache;
+    this.#prefix = prefix;
     this.#getSlice = getSlice;
-    this.#sliceBytes = sliceBytes;
+    this.#sliceBytes = cache.sliceBytes;
     this.#start = range.start;
     this.#end = range.end;
-    this.#firstIndex = Math.floor(range.start / sliceBytes);
-    this.#lastIndex = Math.floor(range.end / sliceBytes);
+    this.#firstIndex = Math.floor(range.start / this.#sliceBytes);
+    this.#lastIndex = Math.floor(range.end / this.#sliceBytes);
     this.#next = this.#firstIndex;
     this.#readAhead = readAhead;
-    if (signal?.aborted) this.#ctl.abort(signal.reason);
-    const onAbort = () => this.destroy(signal?.reason as Error);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this.#unlink = () => signal?.removeEventListener('abort', onAbort);
   }
 
-  /** Settles when the first slice is here (rejecting with its error). */
-  first(): Promise<unknown> {
-    this.#prefetch();
-    return this.#pending.get(this.#next)!;
-  }
-
-  override _read(): void {
-    this.#wanted = true;
-    if (!this.#pumping) void this.#pump();
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.#ctl.abort(err ?? new Error('slice stream destroyed'));
-    this.#pending.clear();
-    this.#unlink();
-    cb(err);
-  }
-
-  #prefetch(): void {
-    const until = Math.min(this.#lastIndex, this.#next + this.#readAhead);
-    for (let i = this.#next; i <= until; i++) {
-      if (this.#pending.has(i)) continue;
-      const p = this.#getSlice(i, this.#ctl.signal);
-      // Awaited later (or dropped on destroy): a rejection here is handled where it is awaited.
-      p.catch(noop);
-      this.#pending.set(i, p);
+  /**
+   * Makes sure the first slice is here: taken from the cache now (and held), or filled, with the
+   * read-ahead started alongside. Rejects with the fill's error, or when `signal` aborts first.
+   */
+  async first(signal?: AbortSignal): Promise<void> {
+    const index = this.#firstIndex;
+    const hit = this.#cache.peekKey(this.#prefix + index);
+    if (hit) {
+      this.#pending.set(index, { promise: Promise.resolve(hit), value: hit });
+      return;
     }
-  }
-
-  async #pump(): Promise<void> {
-    this.#pumping = true;
+    signal?.throwIfAborted();
+    const pending = this.#fetch(index);
+    this.#prefetch(index + 1);
+    if (!signal) {
+      await pending.promise;
+      return;
+    }
+    const onAbort = () => this.#abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
-      while (this.#wanted && !this.destroyed) {
-        if (this.#next > this.#lastIndex) {
-          this.push(null);
-          return;
-        }
-        this.#prefetch();
-        const index = this.#next;
-        const slice = await this.#pending.get(index)!;
-        if (this.destroyed) return;
-        this.#pending.delete(index);
-        this.#next++;
-        const base = index * this.#sliceBytes;
-        const from = index === this.#firstIndex ? this.#start - base : 0;
-        const to = index === this.#lastIndex ? this.#end - base + 1 : slice.length;
-        // A _read() during push (the consumer wants more right away) sets #wanted again.
-        this.#wanted = false;
-        if (this.push(from === 0 && to === slice.length ? slice : slice.subarray(from, to))) this.#wanted = true;
-      }
-    } catch (e) {
-      this.destroy(e as Error);
+      await pending.promise;
     } finally {
-      this.#pumping = false;
+      signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  next(): Buffer | null | Promise<Buffer | null> {
+    if (this.#closed || this.#next > this.#lastIndex) return null;
+    const index = this.#next++;
+    const pending = this.#pending.get(index);
+    if (pending) this.#pending.delete(index);
+    const slice = pending ? pending.value : this.#cache.peekKey(this.#prefix + index);
+    const promise = slice ? undefined : (pending ?? this.#fetch(index)).promise;
+    this.#prefetch(index + 1);
+    if (slice) return this.#cut(index, slice);
+    return (promise as Promise<Buffer>).then((s) => this.#cut(index, s));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending.clear();
+    this.#ctl?.abort(SOURCE_CLOSED);
+  }
+
+  #abort(reason: unknown): void {
+    this.#closed = true;
+    this.#pending.clear();
+    this.#ctl?.abort(reason);
+  }
+
+  /** The part of slice `index` inside the range. */
+  #cut(index: number, slice: Buffer): Buffer {
+    const base = index * this.#sliceBytes;
+    const from = index === this.#firstIndex ? this.#start - base : 0;
+    const to = index === this.#lastIndex ? this.#end - base + 1 : slice.length;
+    return from === 0 && to === slice.length ? slice : slice.subarray(from, to);
+  }
+
+  /** Starts filling the next `readAhead` slices from `from` that are neither stored nor pending. */
+  #prefetch(from: number): void {
+    const until = Math.min(this.#lastIndex, from + this.#readAhead - 1);
+    for (let i = from; i <= until; i++) {
+      if (this.#pending.has(i) || this.#cache.hasKey(this.#prefix + i)) continue;
+      this.#fetch(i);
+    }
+  }
+
+  #fetch(index: number): Pending {
+    this.#ctl ??= new AbortController();
+    const entry: Pending = { promise: this.#getSlice(index, this.#ctl.signal), value: undefined };
+    entry.promise.then(
+      (v) => {
+        entry.value = v;
+      },
+      // Awaited later (or dropped on close): a rejection is handled where it is awaited.
+      noop,
+    );
+    this.#pending.set(index, entry);
+    return entry;
   }
 }

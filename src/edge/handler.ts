@@ -23,10 +23,10 @@ import type { Logger } from 'pino';
 import { isHaulError } from '../errors.ts';
 import { contentDisposition } from '../storage/s3-presign.ts';
 import { isReservedKey } from '../storage/versions.ts';
-import { type ByteCounter, multipartBody, sendExact } from './body.ts';
+import { type ByteCounter, multipartBody, sendChunks, sendExact } from './body.ts';
 import { type ConditionalHeaders, effectiveLastModified, evaluatePreconditions } from './conditionals.ts';
 import { planMultipart } from './multipart.ts';
-import type { ObjectMeta, ObjectRef, Origin } from './origin.ts';
+import type { ChunkSource, ObjectMeta, ObjectRef, Origin } from './origin.ts';
 import {
   contentRange,
   DEFAULT_MAX_RANGE_ITEMS,
@@ -198,9 +198,13 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
     }
 
     const open = (r: SatisfiableRange) => origin.read(ref, r, ctx.signal);
-    let first: Readable;
+    // One range from an origin that offers chunks (the slice cache, a folder store): no streams.
+    const chunked = plan === undefined && origin.chunks !== undefined;
+    let first: Readable | ChunkSource;
     try {
-      first = await open(firstRange);
+      first = chunked
+        ? await (origin.chunks as NonNullable<Origin['chunks']>).call(origin, ref, firstRange, ctx.signal)
+        : await open(firstRange);
     } catch (e) {
       if (ctx.signal.aborted) return;
       // The version vanished since head(): answer from a fresh look (410, 404…), once.
@@ -210,20 +214,23 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
       }
       throw originRefusal(e);
     }
+    const release = () => (chunked ? (first as ChunkSource).close() : (first as Readable).destroy());
     if (ctx.signal.aborted || res.destroyed) {
-      first.destroy();
+      release();
       return;
     }
     writeHead(res, ctx, status, headers);
-    // The multipart body counts its own bytes (framing included).
-    const body = plan ? multipartBody(plan, first, open, ctx.counter) : first;
-    sendExact(body, res, length, plan ? { bytes: 0 } : ctx.counter, (err) => {
+    const done = (err?: Error) => {
       if (!err) return;
-      // Both streams are destroyed; `first` too, which the multipart body may not have reached.
-      first.destroy();
+      // Both ends are released; `first` too, which the multipart body may not have reached.
+      release();
       if (CLIENT_GONE.has((err as NodeJS.ErrnoException).code ?? '')) log?.debug({ path: pathOf(req) }, 'edge: client went away');
       else log?.warn({ err, path: pathOf(req) }, 'edge: response aborted after headers were sent');
-    });
+    };
+    if (chunked) return sendChunks(first as ChunkSource, res, length, ctx.counter, done);
+    // The multipart body counts its own bytes (framing included).
+    const body = plan ? multipartBody(plan, first as Readable, open, ctx.counter) : (first as Readable);
+    sendExact(body, res, length, plan ? { bytes: 0 } : ctx.counter, done);
   }
 
   return (req, res) => {

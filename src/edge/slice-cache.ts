@@ -116,9 +116,24 @@ export class SliceCache {
     return { start, end: Math.min(start + this.sliceBytes, size) - 1 };
   }
 
+  /** The key prefix of an object version: slice i's key is the prefix followed by i. */
+  prefix(obj: SliceObject): string {
+    return `${downloadCacheKey(obj)}#`;
+  }
+
   /** A stored slice, marking it most recently used; counts a hit when found. Never fills. */
   peek(obj: SliceObject, index: number): Buffer | undefined {
     return this.#hit(this.key(obj, index));
+  }
+
+  /** `peek` by key (`prefix(obj) + index`), for callers that look up many slices of one version. */
+  peekKey(key: string): Buffer | undefined {
+    return this.#hit(key);
+  }
+
+  /** Whether a slice is stored now, by key; counts nothing and leaves its recency alone. */
+  hasKey(key: string): boolean {
+    return this.#slices.has(key);
   }
 
   /**

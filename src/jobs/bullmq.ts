@@ -128,7 +128,12 @@ export function startBullWorkers(opts: BullWorkerOptions): BullWorkers {
     worker.on('failed', (job, err) =>
       log?.warn({ queue, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job attempt failed'),
     );
-    worker.on('completed', (job) => log?.info({ queue, jobId: job.id }, 'job completed'));
+    // Ingests are events worth a line; the sweep every minute is not.
+    worker.on('completed', (job, result) =>
+      queue === 'ingest'
+        ? log?.info({ queue, jobId: job.id, result }, 'job completed')
+        : log?.debug({ queue, result }, 'job completed'),
+    );
     return worker;
   });
 

@@ -54,7 +54,9 @@ export function attachGraphQLWebSocket(opts: {
         const viewer = ctx.extra.viewer;
         if (!viewer) return [];
         const requestId = `ws-${++n}`;
-        const initial: Context = { ...opts.services, viewer, requestId, log: opts.log.child({ reqId: requestId }) };
+        // The process logger, not a child per operation: an idle subscription should cost little
+        // memory (10,000 of them per process is the design point); errors carry the request id.
+        const initial: Context = { ...opts.services, viewer, requestId, log: opts.log };
         const { schema, execute, subscribe, contextFactory, parse, validate } = opts.yoga.getEnveloped(initial);
         const document = parse(params.query);
         const errors = validate(schema, document);

@@ -139,13 +139,16 @@ describe('haul ingest against a running haul serve (real processes)', () => {
       [['ingest'], /path of the file to ingest is required/],
       [['ingest', join(dir, 'nope.bin')], /not a readable file/],
       [['ingest', path, '--chunk-size', 'big'], /--chunk-size must be a size/],
+      [['ingest', path, '--chunk-size', '100'], /--chunk-size must be a size from 1KiB to 1GiB/],
+      [['ingest', path, '--checksum', 'abc'], /--checksum must be 64 hex/],
       [['ingest', path, '--key', '../x'], /invalid storage key/],
       [['ingest', path, '--data-dir', join(dir, 'empty'), '--api', serve.url], /no admin token/],
     ];
-    for (const [args, message] of cases) {
-      const r = await haul(args);
-      expect(r.code, args.join(' ')).toBe(2);
-      expect(r.stderr).toMatch(message);
+    // Usage errors never reach the service: run them side by side.
+    const results = await Promise.all(cases.map(([args]) => haul(args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      expect(results[i]?.code, args.join(' ')).toBe(2);
+      expect(results[i]?.stderr).toMatch(message);
     }
   });
 });

@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CachedOrigin } from '../../src/edge/cached-origin.ts';
 import type { ObjectMeta, Origin } from '../../src/edge/origin.ts';
 import { Keyring } from '../../src/edge/signing.ts';
+import { SliceCache } from '../../src/edge/slice-cache.ts';
 import { StoreOrigin } from '../../src/edge/store-origin.ts';
 import { HaulError } from '../../src/errors.ts';
 import { FsBlobStore } from '../../src/storage/fs.ts';
@@ -570,6 +572,39 @@ describe('streaming and origin failures', () => {
     expect(after).toBe(before);
     await expect.poll(() => origin.destroyed, { timeout: 5000 }).toBe(1);
     expect(origin.produced).toBeLessThan(64 * 1024 ** 2);
+  });
+
+  it('a client that hangs up mid-body of a sliced (cached) response leaves the process serving', async () => {
+    // The slice stream is destroyed by the request's abort signal as well as by the pump; its
+    // error must never be emitted without a listener (that would crash the process).
+    const inner = new FakeOrigin(64 * 1024 ** 2);
+    const origin = new CachedOrigin(
+      inner,
+      new SliceCache({ sliceBytes: 256 * 1024, maxBytes: 1024 ** 2, bypassBytes: 1024 ** 3 }),
+    );
+    await using e = await startEdge({ origin });
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const req = request(fakeUrl(e), (res) => {
+          let got = 0;
+          res.on('data', (c: Buffer) => {
+            got += c.length;
+            if (got >= 300 * 1024) {
+              req.destroy();
+              resolve();
+            }
+          });
+          res.on('error', () => {});
+        });
+        req.on('error', () => {});
+        req.end();
+        setTimeout(() => reject(new Error('timeout')), 10_000).unref();
+      });
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await fetch(fakeUrl(e), { headers: { range: 'bytes=0-9' } });
+    expect(r.status).toBe(206);
+    expect(Buffer.from(await r.arrayBuffer())).toEqual(Buffer.alloc(10, 7));
   });
 
   it('a client that stops reading is cut off after the idle timeout, releasing the origin', async () => {
