@@ -22,7 +22,7 @@ export const workerCommand: Command = {
   name: 'worker',
   summary,
   usage: [
-    'usage: haul worker [--concurrency 1] [--queues ingest,expire-sessions]',
+    'usage: haul worker [--concurrency 1] [--queues ingest,expire-sessions,flush-progress]',
     '',
     `${summary}.`,
     'Needs REDIS_URL (the queues) and DATABASE_URL (PostgreSQL), and the object store settings;',

@@ -102,6 +102,7 @@ const EnvSchema = z.object({
   HAUL_JOB_STALLED_INTERVAL: duration('HAUL_JOB_STALLED_INTERVAL').optional(),
   HAUL_WORKER_SHUTDOWN_GRACE: duration('HAUL_WORKER_SHUTDOWN_GRACE').optional(),
   HAUL_EXPIRE_EVERY: duration('HAUL_EXPIRE_EVERY').optional(),
+  HAUL_FLUSH_INTERVAL: duration('HAUL_FLUSH_INTERVAL').optional(),
   HAUL_EXPIRE_BATCH: z.coerce.number().int().min(1).max(10_000).optional(),
   HAUL_EXPIRE_GRACE: duration('HAUL_EXPIRE_GRACE').optional(),
   HAUL_API_URL: z.url().optional(),
@@ -214,6 +215,8 @@ export interface JobsConfig {
   expireBatch: number;
   /** Sweep only sessions expired for longer than this. Default 0. */
   expireGraceMs: number;
+  /** Period of the write-behind progress flush (Redis → PostgreSQL). Default 2 s. */
+  flushEveryMs: number;
 }
 
 export class ConfigError extends Error {
@@ -319,6 +322,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
       expireEveryMs: e.HAUL_EXPIRE_EVERY ?? 60_000,
       expireBatch: e.HAUL_EXPIRE_BATCH ?? 1000,
       expireGraceMs: e.HAUL_EXPIRE_GRACE ?? 0,
+      flushEveryMs: e.HAUL_FLUSH_INTERVAL ?? 2_000,
     },
     client: { apiUrl: e.HAUL_API_URL?.replace(/\/$/, ''), token: e.HAUL_TOKEN },
     edge: {

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import { expireSessionsProcessor } from '../../jobs/expire-sessions.ts';
+import { flushProgressProcessor } from '../../jobs/flush-progress.ts';
 import { ingestProcessor } from '../../jobs/ingest.ts';
 import type { PrismaClient } from '../db/client.ts';
 import type { IngestOptions } from '../files/ingest.ts';
 import type { DownloadSession } from '../generated/prisma/client.ts';
+import type { HotProgressStore } from '../sessions/hot-progress.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { Processors } from './queues.ts';
 
@@ -16,6 +18,8 @@ export interface ProcessorDeps {
   expireGraceMs?: number;
   hashing?: IngestOptions['hashing'];
   now?: () => Date;
+  /** The Redis progress hot path, when configured: what the flush writes to PostgreSQL. */
+  hot?: HotProgressStore;
 }
 
 /** The processor of every queue, built once per process; both runners take this table. */
@@ -30,5 +34,6 @@ export function buildProcessors(deps: ProcessorDeps): Processors {
       onError: (err) =>
         deps.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'publishing expired sessions failed'),
     }),
+    'flush-progress': flushProgressProcessor({ prisma: deps.prisma, hot: deps.hot }),
   };
 }

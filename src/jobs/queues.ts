@@ -40,19 +40,32 @@ export interface ExpireSessionsJobResult {
   batches: number;
 }
 
+/** One write-behind flush of hot progress to PostgreSQL (jobs/flush-progress.ts). */
+export interface FlushProgressJobData {
+  /** Sessions per UPDATE statement (default 1000). */
+  batchSize?: number;
+}
+
+export interface FlushProgressJobResult {
+  sessions: number;
+  statements: number;
+}
+
 export interface Payloads {
   ingest: IngestJobData;
   'expire-sessions': ExpireSessionsJobData;
+  'flush-progress': FlushProgressJobData;
 }
 
 export interface Results {
   ingest: IngestJobResult;
   'expire-sessions': ExpireSessionsJobResult;
+  'flush-progress': FlushProgressJobResult;
 }
 
 export type QueueName = keyof Payloads;
 
-export const QUEUE_NAMES = ['ingest', 'expire-sessions'] as const satisfies readonly QueueName[];
+export const QUEUE_NAMES = ['ingest', 'expire-sessions', 'flush-progress'] as const satisfies readonly QueueName[];
 
 /**
  * The slice of a BullMQ `Job` a processor may use, so the same processor runs under both

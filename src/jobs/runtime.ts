@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ingestProcessor } from '../../jobs/ingest.ts';
 import type { Config } from '../config/index.ts';
@@ -5,6 +6,8 @@ import type { PrismaClient } from '../db/client.ts';
 import { DEFAULT_CHUNK_SIZE } from '../files/chunking.ts';
 import type { IngestInput } from '../files/ingest.ts';
 import type { DownloadSession, File } from '../generated/prisma/client.ts';
+import { flushProgress } from '../sessions/flush.ts';
+import { createHotProgress } from '../sessions/hot-progress.ts';
 import { type FileView, toFileView } from '../sessions/model.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { type BullWorkers, createBullQueue, startBullWorkers } from './bullmq.ts';
@@ -47,12 +50,22 @@ export function jobSettings(config: Config): JobSettings {
 export async function startJobs(opts: StartJobsOptions): Promise<JobsRuntime> {
   const { config, log } = opts;
   const settings = jobSettings(config);
+  // The flush reads the hot path's Redis state; a connection of its own, fail-fast.
+  const hotRedis =
+    config.redisUrl && opts.role !== 'api'
+      ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
+      : undefined;
+  hotRedis?.on('error', () => {});
+  const hot = hotRedis
+    ? createHotProgress(hotRedis, { prefix: config.redisPrefix, sessionTtlMs: config.sessionTtlMs })
+    : undefined;
   const processors = buildProcessors({
     prisma: opts.prisma,
     store: opts.store,
     log,
     onExpired: opts.onExpired,
     expireGraceMs: config.jobs.expireGraceMs,
+    hot,
   });
   const sweep = { batchSize: config.jobs.expireBatch };
 
@@ -78,17 +91,22 @@ export async function startJobs(opts: StartJobsOptions): Promise<JobsRuntime> {
       });
       // Every worker upserts the same scheduler id: one schedule, whatever the fleet size.
       if (queues.includes('expire-sessions')) await queue.schedule('expire-sessions', config.jobs.expireEveryMs, sweep);
+      if (queues.includes('flush-progress')) await queue.schedule('flush-progress', config.jobs.flushEveryMs, {});
     }
   } catch (e) {
     await workers?.close(0);
     await queue.close();
+    hotRedis?.disconnect();
     throw e;
   }
   return {
     queue,
     async stop() {
       await workers?.close(config.jobs.shutdownGraceMs);
+      // A last flush, so a graceful stop leaves nothing behind in Redis.
+      if (hot) await flushProgress({ prisma: opts.prisma, hot }).catch(() => {});
       await queue.close();
+      hotRedis?.disconnect();
     },
   };
 }

@@ -15,7 +15,11 @@ const result = { fileId: 'f', sizeBytes: 0, chunkCount: 0, checksum: '', merkleR
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function processors(ingest: Processors['ingest']): Processors {
-  return { ingest, 'expire-sessions': async () => ({ expired: 0, batches: 0 }) };
+  return {
+    ingest,
+    'expire-sessions': async () => ({ expired: 0, batches: 0 }),
+    'flush-progress': async () => ({ sessions: 0, statements: 0 }),
+  };
 }
 
 describe('the in-process job runner (embedded mode)', () => {
@@ -146,6 +150,7 @@ describe('the in-process job runner (embedded mode)', () => {
     const jobs = createInProcessJobs(
       {
         ingest: async () => result,
+        'flush-progress': async () => ({ sessions: 0, statements: 0 }),
         'expire-sessions': async () => {
           if (running++) overlap = true;
           sweeps++;
