@@ -95,7 +95,9 @@ export async function startRuntime(config: Config, log: Logger, opts: RuntimeOpt
       : undefined;
     const events = createSessionEvents({ prefix: config.redisPrefix, redis: pubsubRedis });
     closers.push(() => events.close());
-    const hot = redis ? createHotProgress(redis, { prefix: config.redisPrefix, sessionTtlMs: config.sessionTtlMs }) : undefined;
+    const hot = redis
+      ? createHotProgress(redis, { prefix: config.redisPrefix, sessionTtlMs: config.sessionTtlMs, shards: config.redisShards })
+      : undefined;
     const live = hot ? redisLiveState({ hot, events, log }) : embeddedLiveState(events);
     const sessions = createSessionService({
       prisma: db.prisma,

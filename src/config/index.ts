@@ -103,6 +103,7 @@ const EnvSchema = z.object({
   HAUL_WORKER_SHUTDOWN_GRACE: duration('HAUL_WORKER_SHUTDOWN_GRACE').optional(),
   HAUL_EXPIRE_EVERY: duration('HAUL_EXPIRE_EVERY').optional(),
   HAUL_FLUSH_INTERVAL: duration('HAUL_FLUSH_INTERVAL').optional(),
+  HAUL_REDIS_SHARDS: z.coerce.number().int().min(1).max(16384).optional(),
   HAUL_EXPIRE_BATCH: z.coerce.number().int().min(1).max(10_000).optional(),
   HAUL_EXPIRE_GRACE: duration('HAUL_EXPIRE_GRACE').optional(),
   HAUL_API_URL: z.url().optional(),
@@ -152,6 +153,8 @@ export interface Config {
   redisUrl?: string | undefined;
   /** Prefix of every Redis key and channel haul uses (default `haul:`), so deployments can share a Redis. */
   redisPrefix: string;
+  /** Shard tags the hot progress keys are spread over (default 16; ≥ 4 per Redis Cluster primary). */
+  redisShards: number;
   storage: StorageConfig;
   downloadUrls: 'edge' | 's3-presigned';
   auth: AuthConfig;
@@ -301,6 +304,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dir: join(dataDir, 'pglite') },
     redisUrl: e.REDIS_URL,
     redisPrefix: e.HAUL_REDIS_PREFIX ?? 'haul:',
+    redisShards: e.HAUL_REDIS_SHARDS ?? 16,
     storage,
     downloadUrls,
     auth: { jwtSecret, jwksUrl: e.HAUL_JWKS_URL, issuer: e.HAUL_JWT_ISSUER, audience: e.HAUL_JWT_AUDIENCE },

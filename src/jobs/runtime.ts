@@ -57,7 +57,7 @@ export async function startJobs(opts: StartJobsOptions): Promise<JobsRuntime> {
       : undefined;
   hotRedis?.on('error', () => {});
   const hot = hotRedis
-    ? createHotProgress(hotRedis, { prefix: config.redisPrefix, sessionTtlMs: config.sessionTtlMs })
+    ? createHotProgress(hotRedis, { prefix: config.redisPrefix, sessionTtlMs: config.sessionTtlMs, shards: config.redisShards })
     : undefined;
   const processors = buildProcessors({
     prisma: opts.prisma,

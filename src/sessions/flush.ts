@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../db/client.ts';
-import { type HotProgress, type HotProgressStore, SHARDS } from './hot-progress.ts';
+import type { HotProgress, HotProgressStore } from './hot-progress.ts';
 
 export interface FlushResult {
   /** Sessions written to PostgreSQL. */
@@ -24,10 +24,10 @@ export async function flushProgress(
   let sessions = 0;
   let statements = 0;
   const drained = new Set<number>();
-  for (let round = 0; round < maxBatches && drained.size < SHARDS; round++) {
+  for (let round = 0; round < maxBatches && drained.size < deps.hot.shards; round++) {
     // Gather one batch across the shards, so a flush is one statement per `batch` sessions.
     const ids: string[] = [];
-    for (let shard = 0; shard < SHARDS && ids.length < batch; shard++) {
+    for (let shard = 0; shard < deps.hot.shards && ids.length < batch; shard++) {
       if (drained.has(shard)) continue;
       const want = batch - ids.length;
       const got = await deps.hot.takeDirty(shard, want);

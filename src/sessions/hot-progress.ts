@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis';
  *   {p}{N}:dirty   ids with unflushed progress
  */
 
+/** Default number of shard tags; a Redis Cluster wants several per primary (docs/scale.md). */
 export const SHARDS = 16;
 /** How long session meta stays cached; bounds how stale a status seen by the hot path can be. */
 export const META_TTL_MS = 60_000;
@@ -123,9 +124,10 @@ if redis.call('HSETNX', KEYS[1], 'seq', ARGV[1]) == 1 then return tonumber(ARGV[
 return redis.call('HINCRBY', KEYS[1], 'seq', 1)
 `;
 
-export function createHotProgress(redis: Redis, opts: { prefix?: string; sessionTtlMs: number }) {
+export function createHotProgress(redis: Redis, opts: { prefix?: string; sessionTtlMs: number; shards?: number }) {
   const prefix = opts.prefix ?? 'haul:';
-  const shardOf = (id: string) => Number.parseInt(id.replace(/-/g, '').slice(-4), 16) % SHARDS;
+  const shards = opts.shards ?? SHARDS;
+  const shardOf = (id: string) => Number.parseInt(id.replace(/-/g, '').slice(-6), 16) % shards;
   const key = (id: string, kind: 'm' | 'p' | 'c') => `${prefix}{${shardOf(id)}}:${kind}:${id}`;
   const dirtyKey = (shard: number) => `${prefix}{${shard}}:dirty`;
   const userChannel = (ownerId: string) => `${prefix}user:${ownerId}`;
@@ -172,6 +174,8 @@ export function createHotProgress(redis: Redis, opts: { prefix?: string; session
   const readProgress = async (id: string) => (await readMany([id]))[0] ?? null;
 
   return {
+    /** How many shard tags ids are spread over (the flush walks them all). */
+    shards,
     userChannel,
     sessionChannel,
     sessionKeys: (id: string) => ({ meta: key(id, 'm'), progress: key(id, 'p'), chunks: key(id, 'c') }),

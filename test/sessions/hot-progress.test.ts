@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bitsToIndexes, createHotProgress, type HotMeta, indexesToBits, SHARDS } from '../../src/sessions/hot-progress.ts';
+import { bitsToIndexes, createHotProgress, type HotMeta, indexesToBits } from '../../src/sessions/hot-progress.ts';
 import { type FileShape, mergeProgress, type Progress } from '../../src/sessions/progress.ts';
 
 const REDIS_URL = process.env.HAUL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -97,7 +97,7 @@ describe('progress hot path on Redis', () => {
     expect(events[0].seq).toBeGreaterThan(1e15);
     expect(events[1].seq).toBe(events[0].seq + 1);
     const dirty: string[] = [];
-    for (let s = 0; s < SHARDS; s++) dirty.push(...(await hot.takeDirty(s, 1000)));
+    for (let s = 0; s < hot.shards; s++) dirty.push(...(await hot.takeDirty(s, 1000)));
     expect(dirty).toContain(id);
   });
 
