@@ -29,11 +29,12 @@ try {
   const store = new FsBlobStore(values.dir);
   if (values.warmup) {
     // A long-lived worker has Prisma's query paths and the thread code warm: so do we, with a
-    // throwaway 9 MiB ingest (threaded), before the clock starts.
-    await store.put('.warmup/object.bin', Buffer.alloc(9 * 1024 * 1024, 1));
+    // throwaway small ingest on the threads, before the clock starts.
+    await store.put('.warmup/object.bin', Buffer.alloc(64 * 1024, 1));
     await ingestObject(
       { prisma: db.prisma, store },
-      { storageKey: '.warmup/object.bin', name: 'warmup', contentType: 'application/octet-stream', chunkSize: 1024 * 1024 },
+      { storageKey: '.warmup/object.bin', name: 'warmup', contentType: 'application/octet-stream', chunkSize: 16 * 1024 },
+      { hashing: 'threads' },
     );
   }
   const t0 = performance.now();

@@ -1,5 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print } from 'graphql';
+// The printer alone: importing `graphql` loads the whole library (~10 MB) that clients do not need.
+import { print } from 'graphql/language/printer.js';
+import { request } from 'undici';
 
 /** A failed API call: the server's stable error code (or UNAVAILABLE when it could not be reached). */
 export class ApiError extends Error {
@@ -24,26 +26,30 @@ export async function graphqlRequest<T, V>(
   variables: V,
   opts: { signal?: AbortSignal } = {},
 ): Promise<T> {
-  let res: Response;
+  // undici's request, not the global fetch: the download engine loads undici anyway, and Node's
+  // bundled copy behind fetch would be a second HTTP stack in memory.
+  let status: number;
+  let body: { data?: T | null; errors?: { message: string; extensions?: { code?: string } }[] };
   try {
-    res = await fetch(`${apiUrl.replace(/\/$/, '')}/graphql`, {
+    const res = await request(`${apiUrl.replace(/\/$/, '')}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query: print(doc), variables }),
       signal: opts.signal,
     });
+    status = res.statusCode;
+    try {
+      body = (await res.body.json()) as typeof body;
+    } catch {
+      throw new ApiError('INTERNAL', `${apiUrl} answered ${status} without a GraphQL body`, status);
+    }
   } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new ApiError('UNAVAILABLE', `cannot reach ${apiUrl}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
-  }
-  let body: { data?: T | null; errors?: { message: string; extensions?: { code?: string } }[] };
-  try {
-    body = (await res.json()) as typeof body;
-  } catch {
-    throw new ApiError('INTERNAL', `${apiUrl} answered ${res.status} without a GraphQL body`, res.status);
+    if (e instanceof ApiError) throw e;
+    const err = e as { code?: string; message?: string; cause?: { code?: string } };
+    throw new ApiError('UNAVAILABLE', `cannot reach ${apiUrl}: ${err.code ?? err.cause?.code ?? err.message ?? String(e)}`);
   }
   const first = body.errors?.[0];
-  if (first) throw new ApiError(first.extensions?.code ?? 'INTERNAL', first.message, res.status);
-  if (!body.data) throw new ApiError('INTERNAL', `${apiUrl} answered ${res.status} without data`, res.status);
+  if (first) throw new ApiError(first.extensions?.code ?? 'INTERNAL', first.message, status);
+  if (!body.data) throw new ApiError('INTERNAL', `${apiUrl} answered ${status} without data`, status);
   return body.data;
 }

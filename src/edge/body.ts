@@ -145,7 +145,8 @@ export function multipartBody(
  * hand-offs; the next chunk is asked for only while the socket takes more (back-pressure through
  * 'drain'). Same contract as `sendExact`: `done(err)` once; on error (the origin failed, sent more
  * or fewer bytes, the client went away) the response is destroyed; the source is closed on every
- * end, as soon as its last byte is handed to the socket.
+ * end, as soon as its last byte is handed to the socket. A body that is one ready chunk is handed
+ * over with `res.end(chunk)` and `done()` is called at once.
  */
 export function sendChunks(
   src: ChunkSource,
@@ -154,8 +155,39 @@ export function sendChunks(
   counter: ByteCounter,
   done: (err?: Error) => void,
 ): void {
+  let ready: Buffer | null | Promise<Buffer | null>;
+  try {
+    ready = src.next();
+  } catch (e) {
+    src.close();
+    res.destroy();
+    done(e as Error);
+    return;
+  }
+  // The common warm case, a range inside one cached slice: the whole body is ready now. It is
+  // handed to the socket with the headers, and nothing is left to watch (`done()` at once).
+  if (ready instanceof Uint8Array && ready.length === expected) {
+    counter.bytes += ready.length;
+    src.close();
+    res.end(ready);
+    done();
+    return;
+  }
+  pumpChunks(src, res, expected, counter, done, ready);
+}
+
+/** The rest of `sendChunks` (kept apart so that the one-chunk case creates none of these closures). */
+function pumpChunks(
+  src: ChunkSource,
+  res: Writable,
+  expected: number,
+  counter: ByteCounter,
+  done: (err?: Error) => void,
+  ready: Buffer | null | Promise<Buffer | null>,
+): void {
   let sent = 0;
   let settled = false;
+  let first: Buffer | null | Promise<Buffer | null> | undefined = ready;
   function settle(err?: Error | null) {
     if (settled) return;
     settled = true;
@@ -201,10 +233,15 @@ export function sendChunks(
   function pump() {
     while (!settled) {
       let c: Buffer | null | Promise<Buffer | null>;
-      try {
-        c = src.next();
-      } catch (e) {
-        return settle(e as Error);
+      if (first !== undefined) {
+        c = first;
+        first = undefined;
+      } else {
+        try {
+          c = src.next();
+        } catch (e) {
+          return settle(e as Error);
+        }
       }
       if (c instanceof Promise) {
         c.then(later, settle);

@@ -42,6 +42,8 @@ export interface CachedOriginOptions {
 interface HeadEntry {
   meta: ObjectMeta | null;
   at: number;
+  /** The slice-key prefix of the version it reported, once computed. */
+  prefix?: string;
 }
 
 const noop = () => {};
@@ -84,9 +86,24 @@ export class CachedOrigin implements Origin {
     this.#now = opts.now ?? Date.now;
   }
 
-  head(ref: ObjectRef, signal?: AbortSignal): Promise<ObjectMeta | null> {
+  /** The slice-key prefix of the ref's version (kept with its head result: a hot file's is computed once). */
+  #prefix(ref: ObjectRef): string {
+    const entry = this.#heads.get(ref.objectPath);
+    if (entry?.meta?.version !== ref.version) return this.cache.prefix(ref);
+    entry.prefix ??= this.cache.prefix(ref);
+    return entry.prefix;
+  }
+
+  /** A remembered head result for this ref's version, if still fresh. */
+  #freshHead(ref: ObjectRef): ObjectMeta | undefined {
     const hit = this.#heads.get(ref.objectPath);
-    if (hit && hit.meta?.version === ref.version && this.#now() - hit.at < this.#headTtlMs) return Promise.resolve(hit.meta);
+    if (hit?.meta && hit.meta.version === ref.version && this.#now() - hit.at < this.#headTtlMs) return hit.meta;
+    return undefined;
+  }
+
+  head(ref: ObjectRef, signal?: AbortSignal): Promise<ObjectMeta | null> {
+    const hit = this.#freshHead(ref);
+    if (hit) return Promise.resolve(hit);
     // Joined per version, not per path: an upstream answers a URL for a gone version with 410,
     // which must not become the answer for a URL naming the current one.
     return sharedWithRetry(
@@ -117,7 +134,8 @@ export class CachedOrigin implements Origin {
     const { start } = range;
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(range.end) || start < 0 || range.end < start)
       throw new HaulError('BAD_USER_INPUT', `invalid byte range ${start}-${range.end}`);
-    const meta = await this.head(ref, signal);
+    // A fresh head result is used without a round through the event loop (the handler has just asked).
+    const meta = this.#freshHead(ref) ?? (await this.head(ref, signal));
     if (meta === null || meta.version !== ref.version)
       throw new HaulError('NOT_FOUND', 'the object no longer has the requested version');
     if (start >= meta.size) throw new HaulError('BAD_USER_INPUT', `range starts at ${start}, object has ${meta.size} bytes`);
@@ -139,13 +157,16 @@ export class CachedOrigin implements Origin {
           s,
         ),
       );
-    const src = new SliceSource(this.cache, this.cache.prefix(ref), getSlice, { start, end }, this.#readAhead);
-    try {
-      await src.first(signal);
-    } catch (e) {
-      src.close();
-      throw e;
-    }
+    const src = new SliceSource(this.cache, this.#prefix(ref), getSlice, { start, end }, this.#readAhead);
+    // Stored: nothing to wait for. Otherwise the first fill, before the caller sends headers.
+    const wait = src.first(signal);
+    if (wait)
+      try {
+        await wait;
+      } catch (e) {
+        src.close();
+        throw e;
+      }
     return src;
   }
 
@@ -246,9 +267,12 @@ class SliceSource implements ChunkSource {
   readonly #firstIndex: number;
   readonly #lastIndex: number;
   readonly #readAhead: number;
-  readonly #pending = new Map<number, Pending>();
+  /** Fills this request waits for, by slice index (created on the first fill). */
+  #pending: Map<number, Pending> | undefined;
   /** Created on the first fill: a warm request needs no AbortController. */
   #ctl: AbortController | undefined;
+  /** The first slice, taken from the cache by first(). */
+  #held: Buffer | undefined;
   #next: number;
   #closed = false;
 
@@ -275,13 +299,17 @@ class SliceSource implements ChunkSource {
    * Makes sure the first slice is here: taken from the cache now (and held), or filled, with the
    * read-ahead started alongside. Rejects with the fill's error, or when `signal` aborts first.
    */
-  async first(signal?: AbortSignal): Promise<void> {
+  first(signal?: AbortSignal): Promise<void> | undefined {
     const index = this.#firstIndex;
     const hit = this.#cache.peekKey(this.#prefix + index);
     if (hit) {
-      this.#pending.set(index, { promise: Promise.resolve(hit), value: hit });
-      return;
+      this.#held = hit;
+      return undefined;
     }
+    return this.#firstFill(index, signal);
+  }
+
+  async #firstFill(index: number, signal: AbortSignal | undefined): Promise<void> {
     signal?.throwIfAborted();
     const pending = this.#fetch(index);
     this.#prefetch(index + 1);
@@ -301,25 +329,33 @@ class SliceSource implements ChunkSource {
   next(): Buffer | null | Promise<Buffer | null> {
     if (this.#closed || this.#next > this.#lastIndex) return null;
     const index = this.#next++;
-    const pending = this.#pending.get(index);
-    if (pending) this.#pending.delete(index);
-    const slice = pending ? pending.value : this.#cache.peekKey(this.#prefix + index);
-    const promise = slice ? undefined : (pending ?? this.#fetch(index)).promise;
+    let slice = this.#held;
+    if (slice) {
+      this.#held = undefined;
+      this.#prefetch(index + 1);
+      return this.#cut(index, slice);
+    }
+    const pending = this.#pending?.get(index);
+    slice = pending ? pending.value : this.#cache.peekKey(this.#prefix + index);
+    // From here the slice (or its fill) is this call's, not the read-ahead's.
+    const entry = slice ? undefined : (pending ?? this.#fetch(index));
+    this.#pending?.delete(index);
     this.#prefetch(index + 1);
     if (slice) return this.#cut(index, slice);
-    return (promise as Promise<Buffer>).then((s) => this.#cut(index, s));
+    return (entry as Pending).promise.then((s) => this.#cut(index, s));
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#pending.clear();
+    this.#held = undefined;
+    this.#pending?.clear();
     this.#ctl?.abort(SOURCE_CLOSED);
   }
 
   #abort(reason: unknown): void {
     this.#closed = true;
-    this.#pending.clear();
+    this.#pending?.clear();
     this.#ctl?.abort(reason);
   }
 
@@ -335,7 +371,7 @@ class SliceSource implements ChunkSource {
   #prefetch(from: number): void {
     const until = Math.min(this.#lastIndex, from + this.#readAhead - 1);
     for (let i = from; i <= until; i++) {
-      if (this.#pending.has(i) || this.#cache.hasKey(this.#prefix + i)) continue;
+      if (this.#pending?.has(i) || this.#cache.hasKey(this.#prefix + i)) continue;
       this.#fetch(i);
     }
   }
@@ -350,6 +386,7 @@ class SliceSource implements ChunkSource {
       // Awaited later (or dropped on close): a rejection is handled where it is awaited.
       noop,
     );
+    this.#pending ??= new Map();
     this.#pending.set(index, entry);
     return entry;
   }

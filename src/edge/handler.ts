@@ -18,6 +18,7 @@
  *   `limits.idleTimeoutMs`) destroys the origin streams.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { isHaulError } from '../errors.ts';
@@ -114,6 +115,7 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
   };
 
   interface Ctx {
+    /** Aborts when the client's connection closes (see `connectionSignal`). */
     signal: AbortSignal;
     counter: ByteCounter;
     started: number;
@@ -130,7 +132,8 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
     if (method !== 'GET' && method !== 'HEAD')
       throw new EdgeRefusal(405, 'METHOD_NOT_ALLOWED', `method ${method} is not allowed`, { allow: EDGE_ALLOWED_METHODS });
     const target = req.url ?? '/';
-    if (Buffer.byteLength(target, 'latin1') > maxUrlBytes)
+    // A request target is latin1 (one byte per character).
+    if (target.length > maxUrlBytes)
       throw new EdgeRefusal(414, 'URL_TOO_LONG', `the request target is longer than ${maxUrlBytes} bytes`);
 
     const now = clock();
@@ -139,9 +142,12 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
     if (isReservedKey(url.objectPath)) throw notFound();
     const ref: ObjectRef = { objectPath: url.objectPath, version: url.version, signedPath: target };
 
-    const meta = await origin.head(ref, ctx.signal).catch((e: unknown) => {
+    let meta: ObjectMeta | null;
+    try {
+      meta = await origin.head(ref, ctx.signal);
+    } catch (e) {
       throw originRefusal(e);
-    });
+    }
     if (meta === null) throw notFound();
 
     const rangeHeader = method === 'GET' ? single(req, 'range') : undefined;
@@ -197,14 +203,13 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
       return;
     }
 
-    const open = (r: SatisfiableRange) => origin.read(ref, r, ctx.signal);
     // One range from an origin that offers chunks (the slice cache, a folder store): no streams.
     const chunked = plan === undefined && origin.chunks !== undefined;
     let first: Readable | ChunkSource;
     try {
       first = chunked
         ? await (origin.chunks as NonNullable<Origin['chunks']>).call(origin, ref, firstRange, ctx.signal)
-        : await open(firstRange);
+        : await origin.read(ref, firstRange, ctx.signal);
     } catch (e) {
       if (ctx.signal.aborted) return;
       // The version vanished since head(): answer from a fresh look (410, 404…), once.
@@ -214,32 +219,40 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
       }
       throw originRefusal(e);
     }
-    const release = () => (chunked ? (first as ChunkSource).close() : (first as Readable).destroy());
     if (ctx.signal.aborted || res.destroyed) {
-      release();
+      if (chunked) (first as ChunkSource).close();
+      else (first as Readable).destroy();
       return;
     }
     writeHead(res, ctx, status, headers);
+    if (chunked) {
+      sendChunks(first as ChunkSource, res, length, ctx.counter, (err) => bodyFailed(req, err));
+      return;
+    }
+    const stream = first as Readable;
     const done = (err?: Error) => {
-      if (!err) return;
-      // Both ends are released; `first` too, which the multipart body may not have reached.
-      release();
-      if (CLIENT_GONE.has((err as NodeJS.ErrnoException).code ?? '')) log?.debug({ path: pathOf(req) }, 'edge: client went away');
-      else log?.warn({ err, path: pathOf(req) }, 'edge: response aborted after headers were sent');
+      // Both ends are destroyed; `first` too, which the multipart body may not have reached.
+      if (err) stream.destroy();
+      bodyFailed(req, err);
     };
-    if (chunked) return sendChunks(first as ChunkSource, res, length, ctx.counter, done);
     // The multipart body counts its own bytes (framing included).
-    const body = plan ? multipartBody(plan, first as Readable, open, ctx.counter) : (first as Readable);
+    const open = (r: SatisfiableRange) => origin.read(ref, r, ctx.signal);
+    const body = plan ? multipartBody(plan, stream, open, ctx.counter) : stream;
     sendExact(body, res, length, plan ? { bytes: 0 } : ctx.counter, done);
   }
 
+  /** A body that failed after its headers went out (the socket is destroyed by then): logged. */
+  function bodyFailed(req: IncomingMessage, err: Error | undefined): void {
+    if (!err) return;
+    if (CLIENT_GONE.has((err as NodeJS.ErrnoException).code ?? '')) log?.debug({ path: pathOf(req) }, 'edge: client went away');
+    else log?.warn({ err, path: pathOf(req) }, 'edge: response aborted after headers were sent');
+  }
+
   return (req, res) => {
-    const ac = new AbortController();
-    const ctx: Ctx = { signal: ac.signal, counter: { bytes: 0 }, started: performance.now() };
-    if (idleTimeoutMs > 0) res.setTimeout(idleTimeoutMs, () => res.destroy());
+    const ctx: Ctx = { signal: connectionSignal(req), counter: { bytes: 0 }, started: performance.now() };
+    if (idleTimeoutMs > 0) res.setTimeout(idleTimeoutMs, destroyOnIdle);
     res.once('close', () => {
       const aborted = !res.writableFinished;
-      if (aborted) ac.abort();
       if (!onResponse) return;
       const end = performance.now();
       onResponse({
@@ -265,17 +278,68 @@ export function createEdgeHandler(opts: EdgeHandlerOptions): EdgeHandler {
   };
 }
 
+const connectionSignals = new WeakMap<Socket, AbortSignal>();
+
+/**
+ * The abort signal of a request: it aborts when the client's connection closes. A response ends
+ * unfinished only when its connection closes (the client left, the idle timeout, a failure after
+ * the headers destroys the socket), and then every request of that connection is gone, so one
+ * signal per connection serves them all: a request on a kept-alive connection allocates no
+ * AbortController. (Whatever listens on it stops listening when its own work is done.)
+ */
+function connectionSignal(req: IncomingMessage): AbortSignal {
+  const socket = req.socket;
+  let signal = connectionSignals.get(socket);
+  if (signal === undefined) {
+    const ac = new AbortController();
+    signal = ac.signal;
+    connectionSignals.set(socket, signal);
+    if (socket.destroyed) ac.abort();
+    else socket.once('close', () => ac.abort());
+  }
+  return signal;
+}
+
+/** A response that made no progress for the idle timeout ('timeout' listener: `this` is the response). */
+function destroyOnIdle(this: ServerResponse): void {
+  this.destroy();
+}
+
+/** The parts of the representation headers that depend only on the URL, computed once per verified URL. */
+interface UrlHeaders {
+  etag: string;
+  contentType: string;
+  disposition: string;
+  digest: string;
+}
+const urlHeaders = new WeakMap<VerifiedDownloadUrl, UrlHeaders>();
+
+/** The last Last-Modified value formatted (a hot file is asked for over and over). */
+let lastModifiedMemo = { at: Number.NaN, text: '' };
+
 /** Headers describing the selected representation (200, 206, HEAD). */
 function representationHeaders(url: VerifiedDownloadUrl, meta: ObjectMeta, now: Date): Record<string, string> {
+  let fixed = urlHeaders.get(url);
+  if (fixed === undefined) {
+    fixed = {
+      etag: `"${url.version}"`,
+      contentType: url.contentType ?? 'application/octet-stream',
+      disposition: url.filename !== undefined ? contentDisposition(url.filename) : 'attachment',
+      // RFC 9530: the digest of the whole selected representation, whatever range is sent.
+      digest: `sha-256=:${Buffer.from(url.version, 'hex').toString('base64')}:`,
+    };
+    urlHeaders.set(url, fixed);
+  }
+  const modified = effectiveLastModified(meta.lastModified, now);
+  if (lastModifiedMemo.at !== modified) lastModifiedMemo = { at: modified, text: new Date(modified).toUTCString() };
   const maxAge = Math.max(0, Math.floor((url.expiresAt.getTime() - now.getTime()) / 1000));
   return {
     'accept-ranges': 'bytes',
-    etag: `"${url.version}"`,
-    'last-modified': new Date(effectiveLastModified(meta.lastModified, now)).toUTCString(),
-    'content-type': url.contentType ?? 'application/octet-stream',
-    'content-disposition': url.filename !== undefined ? contentDisposition(url.filename) : 'attachment',
-    // RFC 9530: the digest of the whole selected representation, whatever range is sent.
-    'repr-digest': `sha-256=:${Buffer.from(url.version, 'hex').toString('base64')}:`,
+    etag: fixed.etag,
+    'last-modified': lastModifiedMemo.text,
+    'content-type': fixed.contentType,
+    'content-disposition': fixed.disposition,
+    'repr-digest': fixed.digest,
     'cache-control': `private, max-age=${maxAge}`,
     'x-content-type-options': 'nosniff',
   };

@@ -90,9 +90,21 @@ function parseItem(s: string): RangeItem | undefined {
   return { start, end };
 }
 
+/** The common shape, `bytes=a-b` or `bytes=a-` alone: parsed without splitting (same result as the general path). */
+const SINGLE = new RegExp(`^bytes=([0-9]{1,${MAX_POSITION_DIGITS}})-([0-9]{0,${MAX_POSITION_DIGITS}})$`);
+
 /** Parses a `Range` header value. Never throws. */
 export function parseRange(header: string | undefined): RangeSpec {
   if (typeof header !== 'string') return NONE;
+  const single = SINGLE.exec(header);
+  if (single) {
+    const start = Number(single[1]);
+    if (!Number.isSafeInteger(start)) return NONE;
+    if (single[2] === '') return { kind: 'ranges', ranges: [{ start }] };
+    const end = Number(single[2]);
+    if (!Number.isSafeInteger(end) || end < start) return NONE;
+    return { kind: 'ranges', ranges: [{ start, end }] };
+  }
   const eq = header.indexOf('=');
   if (eq < 0 || header.slice(0, eq).toLowerCase() !== 'bytes') return NONE;
   const ranges: RangeItem[] = [];
@@ -123,6 +135,8 @@ export function satisfiable(item: RangeItem, size: number): SatisfiableRange | u
  * parts in request order, "excluding those ranges that were … coalesced into other ranges").
  */
 export function coalesce(ranges: readonly SatisfiableRange[]): SatisfiableRange[] {
+  const [only] = ranges;
+  if (ranges.length === 1 && only) return [{ start: only.start, end: only.end }];
   const byStart = ranges.map((r, order) => ({ ...r, order })).sort((a, b) => a.start - b.start || a.order - b.order);
   const merged: Array<SatisfiableRange & { order: number }> = [];
   for (const r of byStart) {

@@ -63,8 +63,10 @@ export function buildEdgeServer(deps: EdgeServerDeps): EdgeServer {
   }
 
   const server = createServer({ maxHeaderSize: deps.maxHeaderBytes ?? 16 * 1024 }, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path.startsWith('/d/')) return handler(req, res);
+    const url = req.url ?? '/';
+    // Downloads first, without splitting the URL: the path starts with /d/ exactly when the target does.
+    if (url.startsWith('/d/')) return handler(req, res);
+    const path = url.split('?')[0] ?? '/';
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       ready(res).catch((err: unknown) => {

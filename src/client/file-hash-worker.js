@@ -1,0 +1,62 @@
+// The thread side of src/client/file-hasher.ts. Plain JavaScript on purpose: worker threads do
+// not inherit the tsx loader that runs haul's TypeScript, and this file needs nothing but node:.
+//
+// It computes the whole-file SHA-256 of `<out>.part` over the verified prefix, region by region
+// in file order, reading back what the connections just wrote (from the page cache). A region
+// with `verify` (a chunk trusted from the journal of an earlier run) is checked against its own
+// digest first, on the same read: a bad one is reported and left out of the running hash, and
+// regions after it are ignored until it is sent again.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+
+/** @type {{ path: string }} */
+const { path } = workerData;
+const port = parentPort;
+if (!port) throw new Error('file-hash-worker must run as a worker thread');
+
+const fd = openSync(path, 'r');
+const buf = Buffer.allocUnsafe(1 << 20);
+let whole = createHash('sha256');
+let next = 0;
+
+/** Feeds bytes [offset, offset + length) to `sinks`; false if the file is shorter. */
+function readRegion(offset, length, sinks) {
+  for (let at = offset; at < offset + length; ) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, offset + length - at), at);
+    if (n === 0) return false;
+    const bytes = buf.subarray(0, n);
+    for (const s of sinks) s.update(bytes);
+    at += n;
+  }
+  return true;
+}
+
+port.on('message', (/** @type {any} */ m) => {
+  try {
+    if (m.type === 'region') {
+      if (m.offset !== next) return;
+      if (m.verify) {
+        const chunk = createHash('sha256');
+        const candidate = whole.copy();
+        if (!readRegion(m.offset, m.length, [chunk, candidate]) || chunk.digest('hex') !== m.verify) {
+          port.postMessage({ type: 'bad', index: m.index });
+          return;
+        }
+        whole = candidate;
+      } else if (!readRegion(m.offset, m.length, [whole])) {
+        throw new Error(`${path} is shorter than expected`);
+      }
+      next += m.length;
+      port.postMessage({ type: 'hashed', index: m.index, upTo: next });
+    } else if (m.type === 'finish') {
+      if (next !== m.size) port.postMessage({ type: 'incomplete', upTo: next });
+      else {
+        port.postMessage({ type: 'digest', hex: whole.digest('hex') });
+        closeSync(fd);
+      }
+    }
+  } catch (e) {
+    port.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+  }
+});

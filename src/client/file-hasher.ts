@@ -1,0 +1,83 @@
+import { Worker } from 'node:worker_threads';
+import { HaulClientError } from './errors.ts';
+
+const WORKER_URL = new URL('./file-hash-worker.js', import.meta.url);
+
+type FromWorker =
+  | { type: 'bad'; index: number }
+  | { type: 'hashed'; index: number; upTo: number }
+  | { type: 'incomplete'; upTo: number }
+  | { type: 'digest'; hex: string }
+  | { type: 'error'; message: string };
+
+/**
+ * The whole-file SHA-256, computed incrementally on a worker thread (the second core) as the
+ * verified prefix of the `.part` grows: each chunk is read back right after it was written, so
+ * the read is served by the page cache and the final gate needs no second pass over the disk.
+ * Chunks resumed from a journal are re-verified on the same read (`verify`), which is what makes
+ * trusting the journal safe after a power loss.
+ */
+export class FileHasher {
+  readonly #worker: Worker;
+  #finish: { resolve(hex: string | null): void; reject(e: unknown): void } | undefined;
+  #failure: Error | undefined;
+  /** Bytes hashed so far (the hashed prefix). */
+  hashedBytes = 0;
+
+  constructor(
+    path: string,
+    private readonly hooks: { onBad(index: number): void; onError(e: HaulClientError): void },
+  ) {
+    // Plain JS with no loader (inheriting tsx or vitest's would cost the thread ~15 MB), and a
+    // small heap: it holds one 1 MiB read buffer and two hash states.
+    this.#worker = new Worker(WORKER_URL, {
+      workerData: { path },
+      name: 'haul-file-hash',
+      execArgv: [],
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
+    });
+    this.#worker.on('message', (m: FromWorker) => {
+      if (m.type === 'bad') this.hooks.onBad(m.index);
+      else if (m.type === 'hashed') this.hashedBytes = m.upTo;
+      else if (m.type === 'incomplete') this.#settle(null);
+      else if (m.type === 'digest') this.#settle(m.hex);
+      else this.#fail(new HaulClientError('IO', `hashing the download failed: ${m.message}`));
+    });
+    this.#worker.on('error', (e) => this.#fail(new HaulClientError('IO', `hashing the download failed: ${e.message}`)));
+  }
+
+  /** The next region of the prefix (regions must come in file order; a repeat after `bad` is expected). */
+  add(index: number, offset: number, length: number, verify?: string): void {
+    this.#worker.postMessage({ type: 'region', index, offset, length, verify });
+  }
+
+  /**
+   * Resolves with the digest once all `size` bytes are hashed, or null when a region was bad
+   * (it will be added again after it is fetched again).
+   */
+  finish(size: number): Promise<string | null> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      this.#finish = { resolve, reject };
+      this.#worker.postMessage({ type: 'finish', size });
+    });
+  }
+
+  #settle(hex: string | null) {
+    const f = this.#finish;
+    this.#finish = undefined;
+    f?.resolve(hex);
+  }
+
+  #fail(e: HaulClientError) {
+    if (!this.#failure) this.hooks.onError(e);
+    this.#failure ??= e;
+    const f = this.#finish;
+    this.#finish = undefined;
+    f?.reject(e);
+  }
+
+  async close(): Promise<void> {
+    await this.#worker.terminate();
+  }
+}

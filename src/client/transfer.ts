@@ -1,0 +1,227 @@
+import { HaulClientError } from './errors.ts';
+import { type FetchContext, runJob, STAGE_BYTES, type UrlSource } from './fetcher.ts';
+import { FileHasher } from './file-hasher.ts';
+import type { Journal } from './journal.ts';
+import type { PartFile } from './part-file.ts';
+import type { ProgressTracker } from './progress.ts';
+import { isStrongEtag, type PoolSet, type RangeResponse } from './range-request.ts';
+import type { RetryPolicy } from './retry.ts';
+import { type Chunk, Scheduler } from './scheduler.ts';
+import type { DownloadEvent } from './types.ts';
+
+/** Counters the result reports, shared across restarts. */
+export interface TransferStats {
+  retries: number;
+  refetchedChunks: number;
+  corruption: Record<string, number>;
+  tail: { splits: number; races: number };
+}
+
+export const newStats = (): TransferStats => ({ retries: 0, refetchedChunks: 0, corruption: {}, tail: { splits: 0, races: 0 } });
+
+export interface TransferPlan {
+  chunks: Chunk[];
+  size: number;
+  /** Chunks already on disk and verified (or journaled). */
+  done: ReadonlySet<number>;
+  /** Of `done`, those this process did not check: re-verified while hashing the whole file. */
+  unverified: ReadonlySet<number>;
+  part: PartFile;
+  journal: Journal;
+  url: UrlSource;
+  /** Strong ETag for If-Match when known up front; else learned from the first answer. */
+  etag: string | undefined;
+  lastModified: string | undefined;
+  /** The whole file's SHA-256 when known: a mismatch is never accepted. */
+  expectedSha256: string | undefined;
+  connections: number;
+  pools: PoolSet;
+  retry: RetryPolicy;
+  signal: AbortSignal;
+  maxChunkCorruption: number;
+  minSplitBytes: number;
+  progress: ProgressTracker;
+  stats: TransferStats;
+  emit(e: DownloadEvent): void;
+  /** A chunk was verified in this run (for progress reports). */
+  onChunkDone?(index: number): void;
+  onResponse?(res: RangeResponse): void;
+}
+
+/**
+ * Moves the bytes: N connections over the scheduler's queue, every chunk verified as it lands,
+ * the journal appended as chunks complete, and the whole-file SHA-256 computed alongside on the
+ * hasher thread. Resolves with that digest once every chunk is done and the digest matches
+ * `expectedSha256`. If it does not match although every chunk verified (bytes changed on disk
+ * after they were checked), every chunk is re-verified from disk once and the bad ones are fetched
+ * again; a second mismatch is CHECKSUM_MISMATCH.
+ */
+export async function transfer(plan: TransferPlan): Promise<string> {
+  const { chunks, size, progress, stats, journal } = plan;
+  const internal = new AbortController();
+  const signal = AbortSignal.any([plan.signal, internal.signal]);
+  let failure: unknown;
+  const fail = (e: unknown) => {
+    if (failure !== undefined) return;
+    failure = e;
+    internal.abort(e);
+  };
+  const hasDigests = chunks.some((c) => c.sha256);
+  const unverified = new Set(plan.unverified);
+  const corruptByChunk = new Map<number, number>();
+  const len = (c: Chunk) => c.end - c.start + 1;
+  let verifyAll = false;
+  let prefix = 0;
+  let finishing = false;
+  let resolveDigest!: (hex: string) => void;
+  const digest = new Promise<string>((r) => {
+    resolveDigest = r;
+  });
+
+  const scheduler: Scheduler = new Scheduler(
+    chunks,
+    plan.done,
+    signal,
+    {
+      verifyOnDisk: async (c) => (await plan.part.digest(c.start, c.end)) === c.sha256,
+      onDone(c) {
+        journal.append(c.index);
+        progress.doneBytes += len(c);
+        progress.chunksDone++;
+        plan.onChunkDone?.(c.index);
+        advance();
+      },
+      onCorrupt(c, source) {
+        const n = (corruptByChunk.get(c.index) ?? 0) + 1;
+        corruptByChunk.set(c.index, n);
+        const key = source ?? 'unknown';
+        stats.corruption[key] = (stats.corruption[key] ?? 0) + 1;
+        stats.refetchedChunks++;
+        plan.emit({ type: 'corrupt-chunk', chunk: c.index, source, count: n });
+        if (stats.corruption[key] % 3 === 0)
+          plan.emit({ type: 'source-warning', source: key, corruptChunks: stats.corruption[key]! });
+        if (n >= plan.maxChunkCorruption)
+          throw new HaulClientError('CORRUPT_SOURCE', `chunk ${c.index} failed its SHA-256 ${n} times (last from ${key})`, {
+            source,
+            attempt: n,
+          });
+      },
+      onTail(action, job) {
+        stats.tail[action === 'split' ? 'splits' : 'races']++;
+        plan.emit({ type: 'tail', action, chunk: job.chunk.index, bytes: job.remaining });
+      },
+      onError: fail,
+    },
+    { minSplitBytes: plan.minSplitBytes },
+  );
+  progress.activeConnections = () => scheduler.activeJobs;
+
+  const onBad = (index: number) => {
+    // A chunk trusted from the journal is not what its digest says (e.g. lost in a power cut).
+    const c = chunks[index]!;
+    unverified.delete(index);
+    journal.append(index, false);
+    stats.refetchedChunks++;
+    progress.doneBytes -= len(c);
+    progress.chunksDone--;
+    prefix = Math.min(prefix, index);
+    plan.emit({ type: 'corrupt-chunk', chunk: index, source: 'disk', count: 1 });
+    scheduler.refetch(index);
+  };
+  let hasher = new FileHasher(plan.part.path, { onBad, onError: fail });
+
+  function advance() {
+    while (prefix < chunks.length && scheduler.isDone(prefix)) {
+      const c = chunks[prefix]!;
+      hasher.add(c.index, c.start, len(c), verifyAll || unverified.has(c.index) ? c.sha256 : undefined);
+      prefix++;
+    }
+    if (prefix < chunks.length || finishing) return;
+    finishing = true;
+    if (chunks.length > 0) progress.setPhase('verifying');
+    hasher.finish(size).then((hex) => {
+      finishing = false;
+      if (hex !== null) onDigest(hex);
+    }, fail);
+  }
+
+  function onDigest(hex: string) {
+    if (!plan.expectedSha256 || hex === plan.expectedSha256) {
+      resolveDigest(hex);
+      scheduler.close();
+      return;
+    }
+    if (hasDigests && !verifyAll) {
+      verifyAll = true;
+      plan.emit({ type: 'rehash', reason: 'the whole-file SHA-256 did not match; re-verifying every chunk on disk' });
+      void hasher.close();
+      hasher = new FileHasher(plan.part.path, { onBad, onError: fail });
+      prefix = 0;
+      advance();
+      return;
+    }
+    fail(new HaulClientError('CHECKSUM_MISMATCH', `the file's SHA-256 is ${hex}, expected ${plan.expectedSha256}`));
+  }
+
+  let learnedEtag = plan.etag;
+  const ctx: FetchContext = {
+    pools: plan.pools,
+    part: plan.part,
+    url: plan.url,
+    size,
+    etag: () => learnedEtag,
+    lastModified: plan.lastModified,
+    retry: plan.retry,
+    signal,
+    onResponse(res) {
+      if (learnedEtag === undefined && isStrongEtag(res.etag)) learnedEtag = res.etag;
+      else if (learnedEtag !== undefined && res.etag !== undefined && res.etag !== learnedEtag)
+        throw new HaulClientError('FILE_CHANGED', `the file changed on the server (ETag ${res.etag}, was ${learnedEtag})`, {
+          status: 200,
+          source: res.source,
+        });
+      plan.onResponse?.(res);
+    },
+    onBytes(n) {
+      progress.receivedBytes += n;
+    },
+    onRetry(job, error, delayMs) {
+      stats.retries++;
+      plan.emit({
+        type: 'retry',
+        code: error.code,
+        status: error.status,
+        attempt: error.attempt,
+        delayMs,
+        source: error.source,
+        chunk: job.chunk.index,
+      });
+    },
+  };
+
+  progress.setPhase('downloading');
+  advance();
+  const worker = async () => {
+    const stage = Buffer.allocUnsafeSlow(STAGE_BYTES);
+    for (;;) {
+      const job = await scheduler.next();
+      if (!job) return;
+      try {
+        await runJob(job, ctx, stage);
+      } catch (e) {
+        fail(e);
+      } finally {
+        scheduler.finish(job);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: plan.connections }, worker));
+    if (failure !== undefined) throw failure;
+    if (plan.signal.aborted) throw plan.signal.reason;
+    return await digest;
+  } finally {
+    await hasher.close();
+    await journal.flush().catch(() => {});
+  }
+}
