@@ -48,6 +48,7 @@ export const getCommand: Command = {
     '  --json             NDJSON events on stdout: start, progress (each second), retry, restart, …, done | error',
     '  --force            replace an existing file at the output path',
     '  --client-id ID     this device’s id (default haul-cli@<hostname>)',
+    '  --hashing H        whole-file SHA-256 on the main thread (inline, default) or a worker (thread)',
     ...AUTH_USAGE,
     '',
     'Exit codes: 0 downloaded and verified; 1 failed (network, server, disk); 2 usage, configuration,',
@@ -60,6 +61,7 @@ export const getCommand: Command = {
     json: { type: 'boolean' },
     force: { type: 'boolean' },
     'client-id': { type: 'string' },
+    hashing: { type: 'string' },
     ...AUTH_OPTIONS,
   },
   async run(values, positionals) {
@@ -68,12 +70,15 @@ export const getCommand: Command = {
     const connections = values.connections === undefined ? 8 : Number(values.connections);
     if (!Number.isInteger(connections) || connections < 1 || connections > 64)
       throw new UsageError('--connections must be an integer from 1 to 64');
+    const hashing = str(values.hashing) ?? 'inline';
+    if (hashing !== 'inline' && hashing !== 'thread') throw new UsageError('--hashing is inline or thread');
     const isUrl = /^https?:\/\//i.test(target);
     if (!isUrl && !UUID.test(target)) throw new UsageError(`"${target}" is neither an id (UUID) nor an http(s) URL`);
     const out = new GetOutput(values.json === true);
     const common = {
       out: outResolver(str(values.output)),
       connections,
+      hashing: hashing as 'inline' | 'thread',
       overwrite: values.force === true,
       onEvent: (e: Parameters<GetOutput['event']>[0]) => out.event(e),
       onProgress: (p: Parameters<GetOutput['progress']>[0]) => out.progress(p),

@@ -14,6 +14,8 @@ export class GetOutput {
   #last: DownloadProgress | undefined;
   #lastJson = 0;
   #lastDraw = 0;
+  /** stdout was closed by its reader (`| head`): keep downloading, stop printing there. */
+  #outClosed = false;
 
   constructor(
     private readonly json: boolean,
@@ -21,10 +23,14 @@ export class GetOutput {
     private readonly out: NodeJS.WriteStream = process.stdout,
   ) {
     this.#renderer = new ProgressRenderer(err, { intervalMs: 3000 });
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      this.#outClosed = true;
+    });
   }
 
   #jsonLine(o: object) {
-    this.out.write(`${JSON.stringify(o)}\n`);
+    if (!this.#outClosed) this.out.write(`${JSON.stringify(o)}\n`);
   }
 
   /** A line of its own; on a terminal it replaces the bar, which is drawn again below it. */
@@ -95,7 +101,7 @@ export class GetOutput {
     this.#renderer.render([
       {
         label: this.#name || 'download',
-        done: p.doneBytes,
+        done: p.doneBytes + p.inFlightBytes,
         total: p.totalBytes,
         rate: p.phase === 'downloading' ? p.rate : null,
         status: p.phase,
@@ -115,7 +121,7 @@ export class GetOutput {
       `haul get: ${formatBytes(r.bytes)} in ${secs.toFixed(1)} s${speed}, ${r.verified ? 'verified' : 'NOT verified (the server gave no digest)'}` +
         `${r.restarts ? `, ${r.restarts} restart(s)` : ''}${r.refetchedChunks ? `, ${r.refetchedChunks} chunk(s) fetched again` : ''}\n`,
     );
-    this.out.write(`${r.path}  sha256 ${r.sha256}\n`);
+    if (!this.#outClosed) this.out.write(`${r.path}  sha256 ${r.sha256}\n`);
   }
 
   error(e: HaulClientError | Error, exitCode: number): void {

@@ -1,36 +1,33 @@
 import { ConfigError } from '../config/index.ts';
 import { type Command, EXIT, parseCommandArgs, UsageError } from './args.ts';
-import { edgeCommand } from './edge-command.ts';
-import { getCommand } from './get-command.ts';
-import { ingestCommand } from './ingest-command.ts';
-import { apiCommand, migrateCommand, serveCommand } from './server-commands.ts';
-import { pauseCommand, statusCommand } from './status-command.ts';
-import { tokenCommand } from './token.ts';
-import { watchCommand } from './watch-command.ts';
-import { workerCommand } from './worker-command.ts';
 
-const commands: Command[] = [
-  serveCommand,
-  apiCommand,
-  edgeCommand,
-  workerCommand,
-  ingestCommand,
-  getCommand,
-  statusCommand,
-  pauseCommand,
-  watchCommand,
-  migrateCommand,
-  tokenCommand,
+/**
+ * Commands by name, each module imported only when its command runs: `haul get` never loads the
+ * server (Prisma, Pothos, yoga), which keeps a client's start-up time and memory small.
+ */
+const commands: Array<[name: string, load: () => Promise<Command>]> = [
+  ['serve', async () => (await import('./server-commands.ts')).serveCommand],
+  ['api', async () => (await import('./server-commands.ts')).apiCommand],
+  ['edge', async () => (await import('./edge-command.ts')).edgeCommand],
+  ['worker', async () => (await import('./worker-command.ts')).workerCommand],
+  ['ingest', async () => (await import('./ingest-command.ts')).ingestCommand],
+  ['get', async () => (await import('./get-command.ts')).getCommand],
+  ['status', async () => (await import('./status-command.ts')).statusCommand],
+  ['pause', async () => (await import('./status-command.ts')).pauseCommand],
+  ['watch', async () => (await import('./watch-command.ts')).watchCommand],
+  ['migrate', async () => (await import('./server-commands.ts')).migrateCommand],
+  ['token', async () => (await import('./token.ts')).tokenCommand],
 ];
 
-function help(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
+async function help(): Promise<string> {
+  const loaded = await Promise.all(commands.map(([, load]) => load()));
+  const width = Math.max(...loaded.map((c) => c.name.length));
   return [
     'haul: a file download service (sessions, signed URLs, ranged parallel downloads, verified chunks)',
     '',
     'usage: haul <command> [options]   (haul <command> --help for its options)',
     '',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...loaded.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'exit codes: 0 ok, 1 failure, 2 usage or configuration error',
   ].join('\n');
@@ -40,14 +37,15 @@ function help(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(help());
+    console.log(await help());
     return name ? EXIT.OK : EXIT.USAGE;
   }
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
-    console.error(`haul: unknown command "${name}"\n\n${help()}`);
+  const load = commands.find(([n]) => n === name)?.[1];
+  if (!load) {
+    console.error(`haul: unknown command "${name}"\n\n${await help()}`);
     return EXIT.USAGE;
   }
+  const cmd = await load();
   try {
     const { values, positionals } = parseCommandArgs(cmd, rest);
     if (values.help) {

@@ -203,6 +203,7 @@ async function transferOnce(
       minSplitBytes: opts.minSplitBytes ?? 256 * 1024,
       progress,
       stats,
+      hashing: opts.hashing ?? 'inline',
       emit,
       onChunkDone: (i) => reporter.add([i]),
       onResponse: () => {

@@ -1,8 +1,9 @@
 import { HaulClientError } from './errors.ts';
-import type { PartFile } from './part-file.ts';
-import { networkError, openRange, type PoolSet, type RangeResponse } from './range-request.ts';
+import { checkRangeResponse, networkError, type PoolSet, type RangeInfo, rangeHeaders } from './range-request.ts';
 import { backoffDelay, classifyFailure, type RetryPolicy, sleep } from './retry.ts';
 import type { Job } from './scheduler.ts';
+import type { StagedWriter } from './stage.ts';
+import type { Dispatcher } from './undici.ts';
 
 /** Where requests go: the current signed URL, refreshed on 403 (single-flight, in the engine). */
 export interface UrlSource {
@@ -13,7 +14,6 @@ export interface UrlSource {
 
 export interface FetchContext {
   pools: PoolSet;
-  part: PartFile;
   url: UrlSource;
   size: number;
   /** The strong ETag to send as If-Match (learned from the first answer when not known up front). */
@@ -22,14 +22,11 @@ export interface FetchContext {
   retry: RetryPolicy;
   /** The whole download's signal. */
   signal: AbortSignal;
-  /** Every answer that was accepted (learns the ETag, resets the refresh counter). */
-  onResponse(res: RangeResponse): void;
+  /** Every answer that was accepted (learns the ETag, resets the refresh counter); may throw to refuse it. */
+  onResponse(res: RangeInfo): void;
   onBytes(n: number): void;
   onRetry(job: Job, error: HaulClientError, delayMs: number): void;
 }
-
-/** Bytes gathered before one positional write: the size of each connection's staging buffer. */
-export const STAGE_BYTES = 256 * 1024;
 
 /**
  * Runs one job to its end: ranged requests for [pos, to] until every byte is in, resuming at
@@ -38,7 +35,7 @@ export const STAGE_BYTES = 256 * 1024;
  * was stopped (superseded by a faster copy, or the download stopped). Throws for what retrying
  * cannot fix: the file changed, a refusal, or too many failures without progress.
  */
-export async function runJob(job: Job, ctx: FetchContext, stage: Buffer): Promise<boolean> {
+export async function runJob(job: Job, ctx: FetchContext, writer: StagedWriter): Promise<boolean> {
   const signal = AbortSignal.any([ctx.signal, job.ctl.signal]);
   let failures = 0;
   while (job.pos <= job.to) {
@@ -46,26 +43,10 @@ export async function runJob(job: Job, ctx: FetchContext, stage: Buffer): Promis
     const url = ctx.url.current();
     const before = job.pos;
     try {
-      const res = await openRange(ctx.pools, {
-        url,
-        start: job.pos,
-        end: job.to,
-        size: ctx.size,
-        etag: ctx.etag(),
-        lastModified: ctx.lastModified,
-        signal,
-      });
-      job.source = res.source;
-      try {
-        ctx.onResponse(res);
-      } catch (e) {
-        res.body.destroy();
-        throw e;
-      }
-      await pump(job, res, ctx, stage);
+      await fetchOnce(job, url, ctx, writer, signal);
       if (job.pos <= job.to && !signal.aborted)
-        throw new HaulClientError('NETWORK', `${res.source}: the response ended ${job.to + 1 - job.pos} bytes early`, {
-          source: res.source,
+        throw new HaulClientError('NETWORK', `${new URL(url).origin}: the response ended ${job.to + 1 - job.pos} bytes early`, {
+          source: new URL(url).origin,
         });
     } catch (e) {
       if (signal.aborted) return job.pos > job.to;
@@ -81,48 +62,98 @@ export async function runJob(job: Job, ctx: FetchContext, stage: Buffer): Promis
       if (failures >= ctx.retry.maxAttempts) throw err;
       const delay = backoffDelay(failures, ctx.retry, err.retryAfterMs);
       ctx.onRetry(job, err, delay);
+      job.backingOff = true;
       await sleep(delay, signal).catch(() => {});
+      job.backingOff = false;
+      job.lastByteAt = performance.now();
     }
   }
   return true;
 }
 
+/** Stops a response once the job has what it needs (after a split); not an error. */
+const ENOUGH = new Error('enough bytes');
+
 /**
- * Streams the body into the `.part`: hashing as bytes land, copying them into the connection's
- * staging buffer and writing it at its offset when full, stopping at `job.to`. Copying costs a
- * memcpy but lets every socket buffer die young: holding them across awaited writes promoted them
- * and let dead buffers pile up until a full GC (tens of MiB of RSS over a large download).
+ * One request, streamed with undici's dispatch handler (no stream or promise per socket read):
+ * each piece is hashed and staged as it lands, the socket paused while both staging buffers are
+ * being written, the response cut once `to` is reached. Resolves when every byte received is in
+ * the file ([from, pos) on disk), whatever ended the response.
  */
-async function pump(job: Job, res: RangeResponse, ctx: FetchContext, stage: Buffer): Promise<void> {
-  let filled = 0;
-  let stageAt = job.pos;
-  const flush = async () => {
-    if (filled === 0) return;
-    await ctx.part.write(stage, filled, stageAt);
-    stageAt += filled;
-    filled = 0;
-  };
-  try {
-    for await (const data of res.body as AsyncIterable<Buffer>) {
-      // `to` may have been lowered by a split while the request was in flight.
-      const room = job.to + 1 - job.pos;
-      if (room <= 0) break;
-      const piece = data.length > room ? data.subarray(0, room) : data;
-      job.hash?.update(piece);
-      job.pos += piece.length;
-      job.lastByteAt = performance.now();
-      ctx.onBytes(piece.length);
-      for (let off = 0; off < piece.length; ) {
-        const n = piece.copy(stage, filled, off);
-        filled += n;
-        off += n;
-        if (filled === stage.length) await flush();
-      }
-      if (job.pos > job.to) break;
+function fetchOnce(job: Job, url: string, ctx: FetchContext, writer: StagedWriter, signal: AbortSignal): Promise<void> {
+  const u = new URL(url);
+  const source = u.origin;
+  const req = { start: job.pos, end: job.to, size: ctx.size, etag: ctx.etag(), lastModified: ctx.lastModified };
+  writer.reset(job.pos);
+  return new Promise<void>((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let failure: unknown;
+    let settled = false;
+    const stop = (reason: unknown) => {
+      failure ??= reason;
+      controller?.abort(reason instanceof Error ? reason : new Error(String(reason)));
+    };
+    const onAbort = () => stop(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      // Whatever happened, what was received goes to disk before the job moves on.
+      writer.flush().then(
+        () => (failure === undefined || failure === ENOUGH ? resolve() : reject(failure)),
+        (e) => reject(failure !== undefined && failure !== ENOUGH ? failure : e),
+      );
+    };
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (signal.aborted) stop(signal.reason);
+      },
+      onResponseStart(_c, status, headers) {
+        try {
+          const info = checkRangeResponse(req, status, headers as Record<string, string | string[] | undefined>, source);
+          job.source = source;
+          ctx.onResponse(info);
+        } catch (e) {
+          stop(e);
+        }
+      },
+      onResponseData(c, chunk) {
+        if (failure !== undefined) return;
+        // `to` may have been lowered by a split while the request was in flight.
+        const room = job.to + 1 - job.pos;
+        if (room <= 0) {
+          stop(ENOUGH);
+          return;
+        }
+        const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+        job.hash?.update(piece);
+        job.pos += piece.length;
+        job.lastByteAt = performance.now();
+        ctx.onBytes(piece.length);
+        if (!writer.push(piece)) {
+          c.pause();
+          writer.drained().then(
+            () => c.resume(),
+            (e) => stop(e),
+          );
+        }
+        if (job.pos > job.to) stop(ENOUGH);
+      },
+      onResponseEnd: finish,
+      onResponseError(_c, err) {
+        failure ??= err;
+        finish();
+      },
+    };
+    try {
+      ctx.pools.get(source).dispatch({ path: `${u.pathname}${u.search}`, method: 'GET', headers: rangeHeaders(req) }, handler);
+    } catch (e) {
+      failure ??= e;
+      finish();
     }
-  } finally {
-    // What was received is written even when stopped: [from, pos) must be on disk when the job exits.
-    await flush();
-    if (!res.body.destroyed) res.body.destroy();
-  }
+  }).catch((e) => {
+    throw e instanceof HaulClientError || signal.aborted ? e : networkError(e, source);
+  });
 }

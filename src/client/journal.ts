@@ -113,15 +113,11 @@ export class Journal {
     header: JournalHeader,
     opts: { discard?: boolean } = {},
   ): Promise<{ journal: Journal; done: Set<number>; outcome: JournalOpenOutcome }> {
-    const existing = opts.discard ? null : await readJournal(path);
-    const present =
-      existing !== null ||
-      (await stat(path).then(
-        () => true,
-        () => false,
-      ));
+    const existing = await readJournal(path);
+    const present = existing !== null || (await stat(path).catch(() => null)) !== null;
+    const same = existing !== null && sameDownload(existing.header, header);
     try {
-      if (existing && sameDownload(existing.header, header)) {
+      if (same && !opts.discard) {
         const fd = await open(path, 'r+');
         await fd.truncate(existing.validLength);
         return { journal: new Journal(fd, existing.validLength, existing.headerCrc), done: existing.done, outcome: 'resumed' };
@@ -133,7 +129,7 @@ export class Journal {
       await writeFile(tmp, line);
       await rename(tmp, path);
       const fd = await open(path, 'r+');
-      const outcome: JournalOpenOutcome = existing ? 'other-version' : present ? 'unreadable' : 'new';
+      const outcome: JournalOpenOutcome = existing ? (same ? 'new' : 'other-version') : present ? 'unreadable' : 'new';
       return { journal: new Journal(fd, Buffer.byteLength(line), seed), done: new Set(), outcome };
     } catch (e) {
       throw ioError(e, `cannot open the journal ${path}`);

@@ -11,6 +11,7 @@ export class ProgressTracker {
   chunksDone = 0;
   phase: DownloadProgress['phase'] = 'starting';
   activeConnections: () => number = () => 0;
+  inFlightBytes: () => number = () => 0;
   #meter = new RateMeter();
   #rate: number | null = null;
   #timer: NodeJS.Timeout | undefined;
@@ -49,9 +50,11 @@ export class ProgressTracker {
 
   snapshot(): DownloadProgress {
     const rate = this.#rate;
-    const left = this.totalBytes - this.doneBytes;
+    const inFlight = this.phase === 'downloading' ? this.inFlightBytes() : 0;
+    const left = Math.max(0, this.totalBytes - this.doneBytes - inFlight);
     return {
       doneBytes: this.doneBytes,
+      inFlightBytes: inFlight,
       receivedBytes: this.receivedBytes,
       totalBytes: this.totalBytes,
       chunksDone: this.chunksDone,

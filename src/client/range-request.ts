@@ -1,6 +1,6 @@
-import { type Dispatcher, Pool } from 'undici';
 import { HaulClientError } from './errors.ts';
 import { parseRetryAfter } from './retry.ts';
+import { type Dispatcher, Pool } from './undici.ts';
 
 /**
  * One ranged GET against the data plane, checked the way undici's retry handler checks a
@@ -89,31 +89,32 @@ export function reprDigestSha256(header: string | undefined): string | undefined
 
 const isStrongEtag = (etag: string | undefined): etag is string => etag !== undefined && /^"[^"]*"$/.test(etag);
 
-export async function openRange(pools: PoolSet, req: RangeRequest): Promise<RangeResponse> {
-  const u = new URL(req.url);
-  const source = u.origin;
+export type RangeInfo = Omit<RangeResponse, 'body'>;
+
+/** The request headers for `req`: the range, and If-Match (or If-Unmodified-Since) to pin the version. */
+export function rangeHeaders(req: Omit<RangeRequest, 'url' | 'signal'>): Record<string, string> {
   const headers: Record<string, string> = { range: `bytes=${req.start}-${req.end}`, 'accept-encoding': 'identity' };
   if (req.etag) headers['if-match'] = req.etag;
   else if (req.lastModified) headers['if-unmodified-since'] = req.lastModified;
+  return headers;
+}
 
-  let res: Dispatcher.ResponseData;
-  try {
-    res = await pools.get(source).request({ path: `${u.pathname}${u.search}`, method: 'GET', headers, signal: req.signal });
-  } catch (e) {
-    if (req.signal.aborted) throw req.signal.reason;
-    throw networkError(e, source);
-  }
-  const status = res.statusCode;
-  const h = res.headers;
-  const fail = (code: string, message: string) => {
-    res.body.dump().catch(() => {});
-    return new HaulClientError(code, message, { status, source, retryAfterMs: parseRetryAfter(h['retry-after']) });
-  };
+/**
+ * Checks an answer to a ranged GET (status, Content-Range, ETag, size) and describes it; throws
+ * the HaulClientError that says what to do otherwise (see classifyFailure).
+ */
+export function checkRangeResponse(
+  req: Omit<RangeRequest, 'url' | 'signal'>,
+  status: number,
+  h: Record<string, string | string[] | undefined>,
+  source: string,
+): RangeInfo {
+  const fail = (code: string, message: string) =>
+    new HaulClientError(code, message, { status, source, retryAfterMs: parseRetryAfter(h['retry-after']) });
   if (status === 403) throw fail('URL_REFUSED', `the data plane refused the URL (403 ${one(h['x-haul-error']) ?? ''})`.trim());
   if (status === 412 || status === 410 || status === 416)
     throw fail('FILE_CHANGED', `the file changed on the server (${status} ${one(h['x-haul-error']) ?? ''})`.trim());
   if (status !== 200 && status !== 206) throw fail('HTTP_STATUS', `the data plane answered ${status}`);
-
   const etag = one(h.etag);
   if (req.etag && etag !== undefined && etag !== req.etag)
     throw fail('FILE_CHANGED', `the file changed on the server (ETag ${etag}, expected ${req.etag})`);
@@ -124,7 +125,6 @@ export async function openRange(pools: PoolSet, req: RangeRequest): Promise<Rang
     contentDisposition: one(h['content-disposition']),
     source,
   };
-
   if (status === 200) {
     // The server ignored Range. Usable only as the start of the whole file, never to resume.
     if (!req.allowWhole || req.start !== 0) throw fail('BAD_RESPONSE', `asked for bytes ${req.start}-${req.end}, got 200`);
@@ -132,9 +132,8 @@ export async function openRange(pools: PoolSet, req: RangeRequest): Promise<Rang
     const size = len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
     if (req.size !== undefined && size !== undefined && size !== req.size)
       throw fail('FILE_CHANGED', `the file changed on the server (size ${size}, expected ${req.size})`);
-    return { status, body: res.body, size, ...common };
+    return { status, size, ...common };
   }
-
   const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(one(h['content-range']) ?? '');
   if (!cr) throw fail('BAD_RESPONSE', `206 without a usable Content-Range (${one(h['content-range']) ?? 'none'})`);
   const size = cr[3] === '*' ? undefined : Number(cr[3]);
@@ -142,7 +141,28 @@ export async function openRange(pools: PoolSet, req: RangeRequest): Promise<Rang
     throw fail('FILE_CHANGED', `the file changed on the server (size ${size}, expected ${req.size})`);
   if (Number(cr[1]) !== req.start || Number(cr[2]) !== Math.min(req.end, (size ?? Number.POSITIVE_INFINITY) - 1))
     throw fail('BAD_RESPONSE', `asked for bytes ${req.start}-${req.end}, got ${cr[1]}-${cr[2]}`);
-  return { status, body: res.body, size, ...common };
+  return { status, size, ...common };
+}
+
+/** One ranged GET with its body as a stream (the probe of a bare URL; the engine streams with `dispatch`, fetcher.ts). */
+export async function openRange(pools: PoolSet, req: RangeRequest): Promise<RangeResponse> {
+  const u = new URL(req.url);
+  const source = u.origin;
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await pools
+      .get(source)
+      .request({ path: `${u.pathname}${u.search}`, method: 'GET', headers: rangeHeaders(req), signal: req.signal });
+  } catch (e) {
+    if (req.signal.aborted) throw req.signal.reason;
+    throw networkError(e, source);
+  }
+  try {
+    return { ...checkRangeResponse(req, res.statusCode, res.headers, source), body: res.body };
+  } catch (e) {
+    res.body.dump().catch(() => {});
+    throw e;
+  }
 }
 
 /** Undici's errors (reset, refused, timeouts, "other side closed") as one retryable code. */

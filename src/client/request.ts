@@ -1,7 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 // The printer alone: importing `graphql` loads the whole library (~10 MB) that clients do not need.
 import { print } from 'graphql/language/printer.js';
-import { request } from 'undici';
+import { Pool } from './undici.ts';
 
 /** A failed API call: the server's stable error code (or UNAVAILABLE when it could not be reached). */
 export class ApiError extends Error {
@@ -15,6 +15,18 @@ export class ApiError extends Error {
   }
 }
 
+const pools = new Map<string, Pool>();
+
+/** A few keep-alive connections per API origin, shared by every call (idle sockets do not hold the process). */
+function poolFor(origin: string): Pool {
+  let pool = pools.get(origin);
+  if (!pool) {
+    pool = new Pool(origin, { connections: 4, keepAliveTimeout: 10_000 });
+    pools.set(origin, pool);
+  }
+  return pool;
+}
+
 /**
  * One GraphQL operation over HTTP POST with a bearer token, typed by its generated document
  * (src/client/generated). Resolves with `data`; any GraphQL error rejects with its code.
@@ -26,12 +38,14 @@ export async function graphqlRequest<T, V>(
   variables: V,
   opts: { signal?: AbortSignal } = {},
 ): Promise<T> {
-  // undici's request, not the global fetch: the download engine loads undici anyway, and Node's
-  // bundled copy behind fetch would be a second HTTP stack in memory.
+  // undici's Pool, not the global fetch: the download engine loads it anyway, and Node's bundled
+  // copy of undici behind fetch would be a second HTTP stack in memory.
   let status: number;
   let body: { data?: T | null; errors?: { message: string; extensions?: { code?: string } }[] };
   try {
-    const res = await request(`${apiUrl.replace(/\/$/, '')}/graphql`, {
+    const url = new URL(`${apiUrl.replace(/\/$/, '')}/graphql`);
+    const res = await poolFor(url.origin).request({
+      path: `${url.pathname}${url.search}`,
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query: print(doc), variables }),

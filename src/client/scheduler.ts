@@ -25,6 +25,8 @@ export class Job {
   lastByteAt = performance.now();
   /** A duplicate exists for this job's remainder (or this is one): never raced twice. */
   raced = false;
+  /** Waiting out a retry delay (honouring Retry-After): not lagging, so not raced meanwhile. */
+  backingOff = false;
   source: string | undefined;
 
   constructor(
@@ -130,6 +132,19 @@ export class Scheduler {
     return n;
   }
 
+  /** Bytes received for chunks not verified yet (at most each chunk's length): for smooth progress bars. */
+  get inFlightBytes(): number {
+    let n = 0;
+    for (const [index, run] of this.#runs) {
+      const c = this.chunks[index]!;
+      let got = 0;
+      for (const [a, b] of run.covered) got += b - a + 1;
+      for (const j of run.jobs) got += j.pos - j.from;
+      n += Math.min(got, c.end - c.start + 1);
+    }
+    return n;
+  }
+
   isDone(index: number): boolean {
     return this.#state[index] === DONE;
   }
@@ -163,7 +178,7 @@ export class Scheduler {
     for (const run of this.#runs.values())
       for (const j of run.jobs) {
         if (now - j.startedAt > 300) rates.push(j.rate(now));
-        if (j.raced || j.remaining === 0 || j.ctl.signal.aborted) continue;
+        if (j.raced || j.backingOff || j.remaining === 0 || j.ctl.signal.aborted) continue;
         const eta = j.remaining / Math.max(1, j.rate(now));
         if (eta > worstEta) {
           worst = j;

@@ -1,12 +1,14 @@
 import { HaulClientError } from './errors.ts';
-import { type FetchContext, runJob, STAGE_BYTES, type UrlSource } from './fetcher.ts';
+import { type FetchContext, runJob, type UrlSource } from './fetcher.ts';
 import { FileHasher } from './file-hasher.ts';
+import { InlineFileHasher } from './inline-hasher.ts';
 import type { Journal } from './journal.ts';
 import type { PartFile } from './part-file.ts';
 import type { ProgressTracker } from './progress.ts';
-import { isStrongEtag, type PoolSet, type RangeResponse } from './range-request.ts';
+import { isStrongEtag, type PoolSet, type RangeInfo } from './range-request.ts';
 import type { RetryPolicy } from './retry.ts';
 import { type Chunk, Scheduler } from './scheduler.ts';
+import { STAGE_BYTES, StagedWriter } from './stage.ts';
 import type { DownloadEvent } from './types.ts';
 
 /** Counters the result reports, shared across restarts. */
@@ -42,10 +44,12 @@ export interface TransferPlan {
   minSplitBytes: number;
   progress: ProgressTracker;
   stats: TransferStats;
+  /** Where the whole-file SHA-256 is computed: a worker thread, or the main thread between reads. */
+  hashing: 'thread' | 'inline';
   emit(e: DownloadEvent): void;
   /** A chunk was verified in this run (for progress reports). */
   onChunkDone?(index: number): void;
-  onResponse?(res: RangeResponse): void;
+  onResponse?(res: RangeInfo): void;
 }
 
 /**
@@ -115,6 +119,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
     { minSplitBytes: plan.minSplitBytes },
   );
   progress.activeConnections = () => scheduler.activeJobs;
+  progress.inFlightBytes = () => scheduler.inFlightBytes;
 
   const onBad = (index: number) => {
     // A chunk trusted from the journal is not what its digest says (e.g. lost in a power cut).
@@ -128,7 +133,11 @@ export async function transfer(plan: TransferPlan): Promise<string> {
     plan.emit({ type: 'corrupt-chunk', chunk: index, source: 'disk', count: 1 });
     scheduler.refetch(index);
   };
-  let hasher = new FileHasher(plan.part.path, { onBad, onError: fail });
+  const newHasher = () =>
+    plan.hashing === 'thread'
+      ? new FileHasher(plan.part.path, { onBad, onError: fail })
+      : new InlineFileHasher(plan.part.path, { onBad, onError: fail });
+  let hasher = newHasher();
 
   function advance() {
     while (prefix < chunks.length && scheduler.isDone(prefix)) {
@@ -155,7 +164,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
       verifyAll = true;
       plan.emit({ type: 'rehash', reason: 'the whole-file SHA-256 did not match; re-verifying every chunk on disk' });
       void hasher.close();
-      hasher = new FileHasher(plan.part.path, { onBad, onError: fail });
+      hasher = newHasher();
       prefix = 0;
       advance();
       return;
@@ -166,7 +175,6 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   let learnedEtag = plan.etag;
   const ctx: FetchContext = {
     pools: plan.pools,
-    part: plan.part,
     url: plan.url,
     size,
     etag: () => learnedEtag,
@@ -202,12 +210,12 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   progress.setPhase('downloading');
   advance();
   const worker = async () => {
-    const stage = Buffer.allocUnsafeSlow(STAGE_BYTES);
+    const writer = new StagedWriter(plan.part, [Buffer.allocUnsafeSlow(STAGE_BYTES), Buffer.allocUnsafeSlow(STAGE_BYTES)]);
     for (;;) {
       const job = await scheduler.next();
       if (!job) return;
       try {
-        await runJob(job, ctx, stage);
+        await runJob(job, ctx, writer);
       } catch (e) {
         fail(e);
       } finally {

@@ -4,6 +4,8 @@ import type { RetryPolicy } from './retry.ts';
 export interface DownloadProgress {
   /** Bytes written and verified (chunks done), including those resumed from an earlier run. */
   doneBytes: number;
+  /** Bytes received for chunks still in flight (not verified yet): `doneBytes + inFlightBytes` moves smoothly. */
+  inFlightBytes: number;
   /** Bytes received over the network by this run, verified or not. */
   receivedBytes: number;
   totalBytes: number;
@@ -82,6 +84,12 @@ export interface CommonOptions {
   maxRestarts?: number;
   /** Times one chunk may fail verification before the download gives up (CORRUPT_SOURCE). Default 5. */
   maxChunkCorruption?: number;
+  /**
+   * Where the whole-file SHA-256 is computed while chunks land: `inline` on the main thread
+   * between reads (no extra isolate), or `thread` on a worker (uses a second core, ~10 MB more).
+   * Default `inline`.
+   */
+  hashing?: 'inline' | 'thread';
   /** Tail handling: a remainder is split only into halves of at least this many bytes. Default 256 KiB. */
   minSplitBytes?: number;
 }

@@ -188,6 +188,7 @@ function pumpChunks(
   let sent = 0;
   let settled = false;
   let first: Buffer | null | Promise<Buffer | null> | undefined = ready;
+  const recycle = src.recycle ? (chunk: Buffer) => src.recycle?.(chunk) : undefined;
   function settle(err?: Error | null) {
     if (settled) return;
     settled = true;
@@ -224,7 +225,9 @@ function pumpChunks(
       res.end(chunk);
       return false;
     }
-    // false: the socket is full, 'drain' resumes the pump.
+    // false: the socket is full, 'drain' resumes the pump. Once written (never on an error), the
+    // chunk's memory may serve a later chunk.
+    if (recycle) return res.write(chunk, (err) => err || recycle(chunk));
     return res.write(chunk);
   }
   function later(chunk: Buffer | null) {

@@ -220,13 +220,15 @@ export class CachedOrigin implements Origin {
       if (chunk) cache.recordOriginBytes(chunk.length);
       return chunk;
     };
-    return {
+    const source: ChunkSource = {
       next() {
         const c = inner.next();
         return c instanceof Promise ? c.then(count) : count(c);
       },
       close: () => inner.close(),
     };
+    if (inner.recycle) source.recycle = (chunk) => inner.recycle?.(chunk);
+    return source;
   }
 
   #remember(path: string, meta: ObjectMeta | null): void {

@@ -41,6 +41,11 @@ export interface ChunkSource {
   next(): Buffer | null | Promise<Buffer | null>;
   /** Releases whatever the source holds (reads ahead, open files, shared fills). Idempotent; called on every end. */
   close(): void;
+  /**
+   * Optional: the consumer no longer references `chunk` (the socket has written it), so the
+   * source may reuse its memory for a later chunk instead of allocating (and collecting) a new one.
+   */
+  recycle?(chunk: Buffer): void;
 }
 
 export interface Origin {

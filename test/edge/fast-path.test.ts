@@ -92,6 +92,42 @@ describe('StoreOrigin on a folder store: positional reads of reused open files',
     origin.clear();
   });
 
+  it('reads into chunks the consumer has recycled, never into one it still holds', async () => {
+    const origin = new StoreOrigin(store, { readChunkBytes: 32 * 1024 });
+    const src = await origin.chunks(ref('f/file.bin'), { start: 0, end: file.length - 1 });
+    const copies: Buffer[] = [];
+    const seen = new Set<ArrayBufferLike>();
+    let reused = 0;
+    for (;;) {
+      const c = await src.next();
+      if (c === null) break;
+      if (seen.has(c.buffer)) reused++;
+      seen.add(c.buffer);
+      copies.push(Buffer.from(c));
+      // Handed back only after it was copied, as the socket does once it has written it.
+      src.recycle?.(c);
+    }
+    src.close();
+    expect(Buffer.concat(copies).equals(file)).toBe(true);
+    expect(reused).toBeGreaterThan(0);
+    origin.clear();
+  });
+
+  it('a download over HTTP recycles its chunks and arrives intact', async () => {
+    const big = randomBytes(3 * 1024 * 1024 + 5);
+    const v = await putVersioned(store, 'f/big.bin', big);
+    const origin = new StoreOrigin(store, { readChunkBytes: 16 * 1024 });
+    await using e = await startEdge({ origin });
+    const r = await rawRequest(e.base, targetOf(e.sign({ objectPath: 'f/big.bin', version: v })));
+    expect(r.status).toBe(200);
+    expect(sha256(r.body)).toBe(v);
+    const part = await rawRequest(e.base, targetOf(e.sign({ objectPath: 'f/big.bin', version: v })), {
+      headers: { range: 'bytes=100000-2999999' },
+    });
+    expect(part.body.equals(big.subarray(100_000, 3_000_000))).toBe(true);
+    origin.clear();
+  });
+
   it('readInto() fills the buffer with the bytes at the position', async () => {
     const origin = new StoreOrigin(store);
     const into = Buffer.alloc(1000);
@@ -300,25 +336,36 @@ describe('handler with an origin that offers chunks (sendChunks)', () => {
   ] as const)('an origin that %s breaks the connection instead of lying, and is closed', async (_what, script) => {
     const origin = new ScriptedOrigin(20, script as () => Array<Buffer | null | Promise<Buffer | null>>);
     await using e = await startEdge({ origin });
-    const res = await fetch(url(e));
-    expect(res.status).toBe(200);
-    await expect(res.arrayBuffer()).rejects.toThrow();
+    // The socket is destroyed: the headers may not even have gone out (they leave with the first chunk).
+    const outcome = await fetch(url(e)).then(
+      async (res) => {
+        expect(res.status).toBe(200);
+        return res.arrayBuffer().then(
+          () => 'complete',
+          () => 'broken',
+        );
+      },
+      () => 'broken',
+    );
+    expect(outcome).toBe('broken');
     await expect.poll(() => origin.closed).toBe(1);
   });
 
   it('back-pressure: a client that stops reading stops the pulls; hanging up closes the source', async () => {
     let pulled = 0;
     const chunk = Buffer.alloc(64 * 1024, 3);
-    const origin = new ScriptedOrigin(1024 ** 3, () =>
-      new Proxy([], {
-        get: (t, p) =>
-          p === 'shift'
-            ? () => {
-                pulled++;
-                return chunk;
-              }
-            : Reflect.get(t, p),
-      }),
+    const origin = new ScriptedOrigin(
+      1024 ** 3,
+      () =>
+        new Proxy([], {
+          get: (t, p) =>
+            p === 'shift'
+              ? () => {
+                  pulled++;
+                  return chunk;
+                }
+              : Reflect.get(t, p),
+        }),
     );
     await using e = await startEdge({ origin });
     const [before, after] = await new Promise<[number, number]>((resolve, reject) => {
@@ -352,7 +399,7 @@ describe('handler with an origin that offers chunks (sendChunks)', () => {
         [8191, 8192],
         [1000, 250_000],
         [file.length - 3, file.length + 50],
-      ]) {
+      ] as const) {
         const r = await rawRequest(e.base, signed, { headers: { range: `bytes=${a}-${b}` } });
         expect([pass, r.status]).toEqual([pass, 206]);
         expect(r.body.equals(file.subarray(a, Math.min(b, file.length - 1) + 1))).toBe(true);

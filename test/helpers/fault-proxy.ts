@@ -18,12 +18,14 @@ export interface Faults {
   unavailable: { count: number; retryAfter: string };
   /** URL signatures answered 403 URL_EXPIRED (see expireSeenUrls). */
   expiredSigs: Set<string>;
-  /** Connection number `nth` (1-based, in accept order) sends download bodies at `bytesPerSecond`. */
-  crawl: { nth: number; bytesPerSecond: number } | undefined;
+  /** The first connection accepted after this is set sends download bodies at `bytesPerSecond`. */
+  crawl: { bytesPerSecond: number; connection?: number } | undefined;
   /** Every connection's download bodies limited to this many bytes/s (0: unlimited). */
   perConnectionBps: number;
   /** Refuse every non-download request (the API) by resetting its connection. */
   apiDown: boolean;
+  /** The next `count` download requests lose their Range header (the edge answers 200, the whole file). */
+  ignoreRange: number;
 }
 
 export interface ProxyStats {
@@ -37,6 +39,10 @@ export interface ProxyStats {
   expired: number;
   /** Requests answered by a crawling connection. */
   crawled: number;
+  /** Range header of every download request, in order. */
+  ranges: string[];
+  /** [start, end) of the body bytes forwarded for each download response. */
+  served: Array<[number, number]>;
 }
 
 export interface FaultProxy extends AsyncDisposable {
@@ -46,6 +52,8 @@ export interface FaultProxy extends AsyncDisposable {
   setTarget(url: string): void;
   /** Every URL signature seen so far is expired from now on. */
   expireSeenUrls(): void;
+  /** Zeroes the counters. */
+  resetStats(): void;
   close(): Promise<void>;
 }
 
@@ -57,6 +65,7 @@ export const freshFaults = (): Faults => ({
   crawl: undefined,
   perConnectionBps: 0,
   apiDown: false,
+  ignoreRange: 0,
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,7 +73,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startFaultProxy(target?: string): Promise<FaultProxy> {
   let upstream = target ? new URL(target) : undefined;
   const faults = freshFaults();
-  const stats: ProxyStats = { requests: 0, dataBytes: 0, statuses: {}, resets: 0, flipped: 0, expired: 0, crawled: 0 };
+  const freshStats = (): ProxyStats => ({
+    requests: 0,
+    dataBytes: 0,
+    statuses: {},
+    resets: 0,
+    flipped: 0,
+    expired: 0,
+    crawled: 0,
+    ranges: [],
+    served: [],
+  });
+  const stats = freshStats();
   const seenSigs = new Set<string>();
   const connIds = new WeakMap<Socket, number>();
   let connections = 0;
@@ -84,7 +104,13 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
       req.socket.destroy();
       return;
     }
+    const headers = { ...req.headers, host: upstream.host };
     if (isData) {
+      stats.ranges.push(String(req.headers.range ?? ''));
+      if (faults.ignoreRange > 0) {
+        faults.ignoreRange--;
+        delete headers.range;
+      }
       const sig = new URL(req.url ?? '/', 'http://x').searchParams.get('sig') ?? '';
       seenSigs.add(sig);
       if (faults.expiredSigs.has(sig)) {
@@ -101,7 +127,7 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
       port: upstream.port,
       method: req.method,
       path: req.url,
-      headers: { ...req.headers, host: upstream.host },
+      headers,
       agent,
     });
     req.pipe(up);
@@ -122,13 +148,15 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
     const range = /^bytes (\d+)-/.exec(String(upRes.headers['content-range'] ?? ''));
     let offset = range ? Number(range[1]) : 0;
     let sent = 0;
+    const served: [number, number] = [offset, offset];
+    stats.served.push(served);
     let cut = -1;
     if ((status === 206 || status === 200) && faults.reset.count > 0) {
       faults.reset.count--;
       cut = faults.reset.afterBytes;
     }
     const conn = connIds.get(req.socket) ?? 0;
-    const crawling = faults.crawl?.nth === conn;
+    const crawling = faults.crawl?.connection === conn;
     if (crawling) stats.crawled++;
     try {
       for await (const data of upRes as AsyncIterable<Buffer>) {
@@ -144,6 +172,7 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
         if (cut >= 0 && sent + chunk.length > cut) {
           res.write(chunk.subarray(0, cut - sent));
           stats.dataBytes += cut - sent;
+          served[1] += cut - sent;
           stats.resets++;
           await sleep(5);
           res.socket?.destroy();
@@ -157,6 +186,7 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
           if (res.destroyed) return void upRes.destroy();
           if (!res.write(part)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
           stats.dataBytes += part.length;
+          served[1] += part.length;
           if (bps > 0) await sleep((part.length * 1000) / bps);
         }
         offset += data.length;
@@ -167,7 +197,10 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
       res.destroy();
     }
   });
-  server.on('connection', (s: Socket) => connIds.set(s, ++connections));
+  server.on('connection', (s: Socket) => {
+    connIds.set(s, ++connections);
+    if (faults.crawl && faults.crawl.connection === undefined) faults.crawl.connection = connections;
+  });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -182,6 +215,9 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
     stats,
     setTarget(t) {
       upstream = new URL(t);
+    },
+    resetStats() {
+      Object.assign(stats, freshStats());
     },
     expireSeenUrls() {
       for (const s of seenSigs) faults.expiredSigs.add(s);
