@@ -186,8 +186,15 @@ async function main() {
       [join(ROOT, 'bin/haul.js'), 'ingest', path, '--json', '--api', apiUrl, '--token', token, '--key', `cli/${key}`],
       { ...process.env, HAUL_STORAGE: 'fs', HAUL_STORAGE_DIR: dir },
     ).catch((e) => ({ ms: Number.NaN, stdout: String(e) }));
-    const cliOut = JSON.parse(cli.stdout.trim().split('\n').at(-1) ?? '{}');
-    if (cliOut.checksum !== expected) throw new Error(`haul ingest CLI: ${cli.stdout}`);
+    let cliOk = false;
+    try {
+      cliOk = JSON.parse(cli.stdout.trim().split('\n').at(-1) ?? '{}').checksum === expected;
+    } catch {}
+    // The CLI figure is secondary: a failure is reported, the rest of the run goes on.
+    if (!cliOk) {
+      console.error(`haul ingest CLI failed: ${cli.stdout.slice(0, 500)}`);
+      cli.ms = Number.NaN;
+    }
     api.kill('SIGTERM');
 
     const minOf = (xs: number[]) => Math.min(...xs);

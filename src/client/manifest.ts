@@ -1,5 +1,6 @@
 import type { ControlPlane } from './control.ts';
 import { HaulClientError } from './errors.ts';
+import { backoffDelay, DEFAULT_RETRY, sleep } from './retry.ts';
 import type { Chunk } from './scheduler.ts';
 import { verifyManifest } from './verify.ts';
 
@@ -24,7 +25,7 @@ export interface Manifest {
  */
 export async function fetchManifest(control: ControlPlane, fileId: string, signal?: AbortSignal): Promise<Manifest> {
   for (let round = 1; ; round++) {
-    const m = await fetchOnce(control, fileId, signal);
+    const m = await readyManifest(control, fileId, signal);
     if (m.chunks.length === 0 && m.size === 0) return m;
     const entries = m.chunks.map((c) => ({ index: c.index, sha256: c.sha256 ?? '', startByte: c.start, endByte: c.end }));
     if (verifyManifest(entries, m.merkleRoot, { size: m.size, chunkSize: m.chunkSize })) return m;
@@ -32,6 +33,19 @@ export async function fetchManifest(control: ControlPlane, fileId: string, signa
       throw new HaulClientError('BAD_MANIFEST', `the manifest of file ${fileId} does not match its Merkle root`, {
         attempt: round,
       });
+  }
+}
+
+/** A file being re-ingested is PENDING for a while: wait for it like the API's own retryable FILE_NOT_READY. */
+async function readyManifest(control: ControlPlane, fileId: string, signal?: AbortSignal): Promise<Manifest> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchOnce(control, fileId, signal);
+    } catch (e) {
+      if (!(e instanceof HaulClientError) || e.code !== 'FILE_NOT_READY' || attempt >= DEFAULT_RETRY.maxAttempts) throw e;
+      e.attempt = attempt;
+      await sleep(backoffDelay(attempt, DEFAULT_RETRY), signal);
+    }
   }
 }
 
