@@ -7,7 +7,8 @@
  * is the API and hands out URLs pointing at that edge; `haul ingest` adds the file (10 MiB chunks).
  * aria2c and curl get a signed URL from `POST /downloads`.
  *
- * 1. Loopback: `--rounds` rounds, the order of the three clients rotating each round. haul get
+ * 1. Loopback: `--rounds` rounds, the order of the clients rotating each round (haul get twice:
+ *    the default, and `--hashing thread` with the whole-file digest on a worker thread). haul get
  *    verifies every chunk and the whole file; aria2c and curl verify nothing (the bench checks
  *    their output size). Wall time of each process (haul's includes its Node start-up, session and
  *    manifest calls, and the final checks); haul's peak RSS (VmHWM, polled every 20 ms).
@@ -170,34 +171,17 @@ async function main() {
     return ((await res.json()) as { download_url: string }).download_url;
   };
 
-  type Client = 'haul' | 'haul-1' | 'aria2c' | 'curl';
+  type Client = 'haul' | 'haul-thread' | 'haul-1' | 'aria2c' | 'curl';
   const runClient = async (client: Client, api: string, url: string) => {
     const out = join(outDir, `${client}.bin`);
     rmSync(out, { force: true });
     rmSync(`${out}.aria2`, { force: true });
-    let r: { seconds: number; rssMiB?: number; stdout: string };
-    if (client === 'haul' || client === 'haul-1') {
-      const conns = client === 'haul' ? '8' : '1';
-      r = await timed(
-        'node',
-        [
-          HAUL,
-          'get',
-          fileId,
-          '-o',
-          out,
-          '--connections',
-          conns,
-          '--client-id',
-          'bench',
-          '--api',
-          api,
-          '--token',
-          token,
-          '--json',
-        ],
-        { rss: true },
-      );
+    let r: { seconds: number; rssMiB?: number; stdout: string; timings?: Record<string, number> };
+    if (client.startsWith('haul')) {
+      const conns = client === 'haul-1' ? '1' : '8';
+      const hashing = client === 'haul-thread' ? 'thread' : 'inline';
+      const args = ['get', fileId, '-o', out, '--connections', conns, '--hashing', hashing, '--client-id', 'bench'];
+      r = await timed('node', [HAUL, ...args, '--api', api, '--token', token, '--json'], { rss: true });
       const done = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
       if (done.type !== 'done' || !done.verified || done.sha256 !== ingest.checksum)
         throw new Error(`haul get: ${r.stdout.slice(-500)}`);
@@ -212,7 +196,7 @@ async function main() {
   };
 
   const figures: Record<string, { seconds: number[]; rssMiB: number[] }> = {};
-  const record = (key: string, r: { seconds: number; rssMiB?: number }) => {
+  const record = (key: string, r: { seconds: number; rssMiB?: number; timings?: Record<string, number> }) => {
     figures[key] ??= { seconds: [], rssMiB: [] };
     figures[key].seconds.push(r.seconds);
     if (r.rssMiB !== undefined) figures[key].rssMiB.push(r.rssMiB);
@@ -223,7 +207,7 @@ async function main() {
 
   console.log('\n1. loopback');
   const loopUrl = await signedUrl(serve.url);
-  const order: Client[] = ['haul', 'aria2c', 'curl'];
+  const order: Client[] = ['haul', 'aria2c', 'curl', 'haul-thread'];
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < order.length; i++) {
       const c = order[(i + round) % order.length]!;
@@ -258,10 +242,15 @@ async function main() {
     `| loopback wall time, median s | ${h.toFixed(2)} | ${med('loopback aria2c').toFixed(2)} | ${med('loopback curl').toFixed(2)} | ` +
       `${(h / med('loopback aria2c')).toFixed(2)}× aria2c, ${(h / med('loopback curl')).toFixed(2)}× curl | ≤ 1.0× aria2c, ≤ 1.5× curl |`,
   );
-  const rss = [...(figures['loopback haul']?.rssMiB ?? []), ...(figures['throttled haul']?.rssMiB ?? [])];
+  const ht = med('loopback haul-thread');
   rows.push(
-    `| peak RSS of haul get, MiB (median / max) | ${median(rss).toFixed(0)} / ${Math.max(...rss).toFixed(0)} | | | | ≤ 150 |`,
+    `| loopback, haul get --hashing thread, median s | ${ht.toFixed(2)} | | | ` +
+      `${(ht / med('loopback aria2c')).toFixed(2)}× aria2c, ${(ht / med('loopback curl')).toFixed(2)}× curl | |`,
   );
+  const peak = (xs: number[]) => `${median(xs).toFixed(0)} / ${Math.max(...xs).toFixed(0)}`;
+  const rss = [...(figures['loopback haul']?.rssMiB ?? []), ...(figures['throttled haul']?.rssMiB ?? [])];
+  rows.push(`| peak RSS of haul get, MiB (median / max) | ${peak(rss)} | | | | ≤ 150 |`);
+  rows.push(`| peak RSS, haul get --hashing thread, MiB | ${peak(figures['loopback haul-thread']?.rssMiB ?? [])} | | | | |`);
   if (figures['throttled haul']) {
     rows.push(
       `| ${values.mbit} Mbit/s per connection, MiB/s | ${mibs('throttled haul').toFixed(1)} (8 conns), ${mibs('throttled haul-1').toFixed(1)} (1 conn) | ` +

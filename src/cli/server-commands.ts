@@ -25,10 +25,11 @@ async function runUntilSignal(runtime: Runtime, log: ReturnType<typeof createLog
   });
 }
 
-function banner(config: Config, runtime: Runtime, role: 'serve' | 'api'): string {
+function banner(config: Config, runtime: Runtime, role: 'serve' | 'api', demoId?: string): string {
   const base = runtime.baseUrl;
   const custom = config.mode === 'embedded' && config.dataDir !== resolve('.haul');
   const dataDir = custom ? ` --data-dir ${JSON.stringify(config.dataDir)}` : '';
+  const api = base === 'http://127.0.0.1:8080' ? '' : ` --api ${base}`;
   return [
     `haul ${role} listening on ${base} (${config.mode}: ${config.database.kind}, ${config.storage.kind} store${config.redisUrl ? ', redis' : ''})`,
     `  GraphQL   ${base}/graphql`,
@@ -36,6 +37,7 @@ function banner(config: Config, runtime: Runtime, role: 'serve' | 'api'): string
     ...(role === 'serve' ? [`  edge      ${base}/d/…  (signed URLs)`] : []),
     `  health    ${base}/healthz  ${base}/readyz`,
     `  token     TOKEN=$(npx haul token --sub alice${dataDir} | tail -1)`,
+    ...(demoId ? [`  download  npx haul get ${demoId} --sub alice${api}${dataDir}`] : []),
   ].join('\n');
 }
 
@@ -78,7 +80,14 @@ function serverCommand(role: 'serve' | 'api'): Command {
       // Loaded here, not at the top: `haul --help` and `haul token` stay fast without Prisma and the AWS SDK.
       const { startRuntime } = await import('../runtime.ts');
       const runtime = await startRuntime(config, log, { role });
-      console.log(banner(config, runtime, role));
+      const { DEMO_STORAGE_KEY } = await import('../files/demo.ts');
+      const demo =
+        role === 'serve'
+          ? await runtime.db.prisma.file
+              .findUnique({ where: { storageKey: DEMO_STORAGE_KEY }, select: { id: true } })
+              .catch(() => null)
+          : null;
+      console.log(banner(config, runtime, role, demo?.id));
       return runUntilSignal(runtime, log);
     },
   };

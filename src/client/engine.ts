@@ -77,14 +77,25 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
       ticket = await control.start(fileId, clientId, signal);
       if (ticket.session.status === 'PAUSED') ticket = await control.resume(ticket.session.id, signal);
     }
+  } catch (e) {
+    throw run.failure(e);
   } finally {
     await run.close();
   }
 }
 
 async function openSession(control: ControlPlane, opts: DownloadOptions, clientId: string, signal: AbortSignal): Promise<Ticket> {
-  if (opts.sessionId) return control.resume(opts.sessionId, signal);
-  const ticket = await control.start(opts.fileId!, clientId, signal);
+  let fileId = opts.fileId;
+  if (opts.sessionId) {
+    try {
+      return await control.resume(opts.sessionId, signal);
+    } catch (e) {
+      // An expired session cannot be resumed, but its file can still be downloaded (the journal keeps what is done).
+      if ((e as HaulClientError).code !== 'SESSION_EXPIRED') throw e;
+      fileId = (await control.session(opts.sessionId, signal)).fileId;
+    }
+  }
+  const ticket = await control.start(fileId!, clientId, signal);
   // startDownload hands a paused session back as it is; downloading it means resuming it.
   return ticket.session.status === 'PAUSED' ? control.resume(ticket.session.id, signal) : ticket;
 }

@@ -1,7 +1,7 @@
 import { HaulClientError } from './errors.ts';
+import type { Job } from './job.ts';
 import { checkRangeResponse, networkError, type PoolSet, type RangeInfo, rangeHeaders } from './range-request.ts';
 import { backoffDelay, classifyFailure, type RetryPolicy, sleep } from './retry.ts';
-import type { Job } from './scheduler.ts';
 import type { StagedWriter } from './stage.ts';
 import type { Dispatcher } from './undici.ts';
 

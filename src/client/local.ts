@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
+import type { Chunk } from './job.ts';
 import { Journal, type JournalHeader, type JournalOpenOutcome, journalPath } from './journal.ts';
 import { PartFile } from './part-file.ts';
-import type { Chunk } from './scheduler.ts';
 
 /** What is on disk for a download, ready to resume. */
 export interface LocalState {

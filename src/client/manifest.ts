@@ -1,7 +1,7 @@
 import type { ControlPlane } from './control.ts';
 import { HaulClientError } from './errors.ts';
+import type { Chunk } from './job.ts';
 import { backoffDelay, DEFAULT_RETRY, sleep } from './retry.ts';
-import type { Chunk } from './scheduler.ts';
 import { verifyManifest } from './verify.ts';
 
 /** A file's identity and chunk manifest, as the engine downloads it. */

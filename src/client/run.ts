@@ -35,6 +35,8 @@ export interface Run {
     stats: TransferStats;
     completed: boolean;
   }): DownloadResult;
+  /** What a call rejects with: an abort of `signal` surfaces as ABORTED, whatever raised it. */
+  failure(e: unknown): unknown;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,10 @@ export function startRun(opts: CommonOptions): Run {
           finalizeMs: Math.round(end - (tFinal ?? end)),
         },
       };
+    },
+    failure(e) {
+      if (e instanceof HaulClientError || !run.signal.aborted) return e;
+      return new HaulClientError('ABORTED', 'download stopped before the transfer began', { cause: e });
     },
     async close() {
       progress.stop();

@@ -1,14 +1,14 @@
 import type { PartFile } from './part-file.ts';
 
 /** Bytes per staging buffer; each connection owns two. */
-export const STAGE_BYTES = 512 * 1024;
+export const STAGE_BYTES = 256 * 1024;
 
 /**
  * A connection's two staging buffers in front of the `.part`: bytes are copied into one while the
  * other is being written at its offset, so the socket keeps flowing during a write, and the
  * caller is told to pause only when both are busy. Copying costs a memcpy but lets every socket
  * buffer die young (holding them across writes let dead buffers pile up to tens of MiB before a GC),
- * and it turns 64 KiB socket reads into 512 KiB writes.
+ * and it turns 64 KiB socket reads into 256 KiB writes.
  */
 export class StagedWriter {
   #cur = 0;

@@ -2,12 +2,13 @@ import { HaulClientError } from './errors.ts';
 import { type FetchContext, runJob, type UrlSource } from './fetcher.ts';
 import { FileHasher } from './file-hasher.ts';
 import { InlineFileHasher } from './inline-hasher.ts';
+import type { Chunk } from './job.ts';
 import type { Journal } from './journal.ts';
 import type { PartFile } from './part-file.ts';
 import type { ProgressTracker } from './progress.ts';
 import { isStrongEtag, type PoolSet, type RangeInfo } from './range-request.ts';
 import type { RetryPolicy } from './retry.ts';
-import { type Chunk, Scheduler } from './scheduler.ts';
+import { Scheduler } from './scheduler.ts';
 import { STAGE_BYTES, StagedWriter } from './stage.ts';
 import type { DownloadEvent } from './types.ts';
 

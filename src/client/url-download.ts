@@ -195,6 +195,8 @@ export async function downloadUrl(opts: UrlDownloadOptions): Promise<DownloadRes
         run.emit({ type: 'restart', reason: (e as Error).message, restarts });
       }
     }
+  } catch (e) {
+    throw run.failure(e);
   } finally {
     await run.close();
   }

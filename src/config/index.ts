@@ -216,7 +216,7 @@ export interface JobsConfig {
   expireEveryMs: number;
   /** Sessions per expiry statement. Default 1000. */
   expireBatch: number;
-  /** Sweep only sessions expired for longer than this. Default 0. */
+  /** Sweep only sessions expired for longer than this. Default 1 min with Redis (write-behind progress), else 0. */
   expireGraceMs: number;
   /** Period of the write-behind progress flush (Redis → PostgreSQL). Default 2 s. */
   flushEveryMs: number;
@@ -325,7 +325,8 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
       shutdownGraceMs: e.HAUL_WORKER_SHUTDOWN_GRACE ?? 25_000,
       expireEveryMs: e.HAUL_EXPIRE_EVERY ?? 60_000,
       expireBatch: e.HAUL_EXPIRE_BATCH ?? 1000,
-      expireGraceMs: e.HAUL_EXPIRE_GRACE ?? 0,
+      // With Redis, activity reaches PostgreSQL by the flush: the sweep leaves a minute for it.
+      expireGraceMs: e.HAUL_EXPIRE_GRACE ?? (e.REDIS_URL ? 60_000 : 0),
       flushEveryMs: e.HAUL_FLUSH_INTERVAL ?? 2_000,
     },
     client: { apiUrl: e.HAUL_API_URL?.replace(/\/$/, ''), token: e.HAUL_TOKEN },

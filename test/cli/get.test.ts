@@ -180,8 +180,9 @@ describe('haul get', () => {
 
 describe('haul status and haul pause', () => {
   it('status lists live sessions and shows one; pause stops a running haul get (exit 130)', async () => {
-    const f = await file(3 * MiB);
-    rig.proxy.faults.perConnectionBps = 96 * KiB;
+    // Slow enough (about 10 s) that the three commands below run well before it could finish.
+    const f = await file(4 * MiB);
+    rig.proxy.faults.perConnectionBps = 48 * KiB;
     const r = haul(['get', f.fileId, '-o', f.out, '--json', '--client-id', 'desk']);
     await expect.poll(() => r.out.some((l) => l.line.includes('"type":"start"')), { timeout: 20_000 }).toBe(true);
     const sessionId = JSON.parse(r.out.find((l) => l.line.includes('"type":"start"'))!.line).sessionId;

@@ -114,14 +114,15 @@ describe('faults between the client and a real edge', () => {
   it('the file replaced mid-download: 412/410, a clean restart on the new version, never a splice', async () => {
     const f = await file(2 * MiB);
     const v2 = bytesOf(2 * MiB + 3000, 999);
-    rig.proxy.faults.perConnectionBps = 256 * KiB;
+    rig.proxy.faults.perConnectionBps = 64 * KiB;
     let replaced: Promise<void> | undefined;
     const { result, events } = run(f.fileId, f.out, {
       onProgress: (p) => {
-        if (p.doneBytes > 512 * KiB && !replaced) {
-          replaced = rig.replace(f.storageKey, f.out, v2, CHUNK);
-          rig.proxy.faults.perConnectionBps = 0;
-        }
+        // Slow until the new version is in place (so v1 cannot finish first), then fast.
+        if (p.doneBytes > 256 * KiB && !replaced)
+          replaced = rig.replace(f.storageKey, f.out, v2, CHUNK).then(() => {
+            rig.proxy.faults.perConnectionBps = 0;
+          });
       },
       progressIntervalMs: 20,
     });
