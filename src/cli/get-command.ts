@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { tuneForDownloadProcess } from '../client/collect.ts';
 import { ControlPlane } from '../client/control.ts';
 import { HaulClientError, isHaulClientError } from '../client/errors.ts';
 import { download, downloadUrl } from '../client/index.ts';
@@ -74,6 +75,7 @@ export const getCommand: Command = {
     if (hashing !== 'inline' && hashing !== 'thread') throw new UsageError('--hashing is inline or thread');
     const isUrl = /^https?:\/\//i.test(target);
     if (!isUrl && !UUID.test(target)) throw new UsageError(`"${target}" is neither an id (UUID) nor an http(s) URL`);
+    tuneForDownloadProcess();
     const out = new GetOutput(values.json === true);
     const common = {
       out: outResolver(str(values.output)),

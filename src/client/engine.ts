@@ -21,7 +21,6 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
   if (!opts.fileId === !opts.sessionId) throw new HaulClientError('BAD_USER_INPUT', 'give exactly one of fileId or sessionId');
   const run = startRun(opts);
   const { emit, signal } = run;
-  const clientId = opts.clientId ?? 'default';
   const control = new ControlPlane({
     api: opts.api,
     token: opts.token,
@@ -32,8 +31,10 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
   let restarts = 0;
   let urlRefreshes = 0;
   try {
-    let ticket = await openSession(control, opts, clientId, signal);
+    let ticket = await openSession(control, opts, opts.clientId ?? 'default', signal);
     const fileId = ticket.session.fileId;
+    // The session's device (a session id may come from another device): restarts stay on it.
+    const clientId = ticket.session.clientId;
     for (;;) {
       const manifest = await fetchManifest(control, fileId, signal);
       await run.resolveOut(manifest.name);

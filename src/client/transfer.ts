@@ -1,3 +1,4 @@
+import { noteReceived } from './collect.ts';
 import { HaulClientError } from './errors.ts';
 import { type FetchContext, runJob, type UrlSource } from './fetcher.ts';
 import { FileHasher } from './file-hasher.ts';
@@ -193,6 +194,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
     },
     onBytes(n) {
       progress.receivedBytes += n;
+      noteReceived(n);
     },
     onRetry(job, error, delayMs) {
       stats.retries++;
