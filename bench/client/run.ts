@@ -8,7 +8,7 @@
  * aria2c and curl get a signed URL from `POST /downloads`.
  *
  * 1. Loopback: `--rounds` rounds, the order of the clients rotating each round (haul get twice:
- *    the default, and `--hashing thread` with the whole-file digest on a worker thread). haul get
+ *    the default, and `--hashing inline` with the whole-file digest on the main thread). haul get
  *    verifies every chunk and the whole file; aria2c and curl verify nothing (the bench checks
  *    their output size). Wall time of each process (haul's includes its Node start-up, session and
  *    manifest calls, and the final checks); haul's peak RSS (VmHWM, polled every 20 ms).
@@ -102,12 +102,13 @@ async function stop(child: ChildProcess) {
 
 const haulSync = (args: string[]) => execFileSync('node', [HAUL, ...args], { env: env(), encoding: 'utf8' }).trim();
 
-/** Runs a client to completion; wall seconds, and for haul (node) the peak RSS from VmHWM. */
-function timed(
-  cmd: string,
-  args: string[],
-  opts: { rss?: boolean } = {},
-): Promise<{ seconds: number; rssMiB?: number; stdout: string }> {
+const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
+
+/**
+ * Runs a client to completion: wall seconds, and from /proc (polled every 20 ms, so the last
+ * 20 ms are missed) its peak RSS (VmHWM) and CPU time (user + system, all threads).
+ */
+function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssMiB: number; cpuSeconds: number; stdout: string }> {
   return new Promise((resolveRun, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -121,20 +122,22 @@ function timed(
       stderr += b.toString();
     });
     let hwm = 0;
-    const poll = opts.rss
-      ? setInterval(() => {
-          try {
-            const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-            if (m) hwm = Math.max(hwm, Number(m[1]));
-          } catch {}
-        }, 20)
-      : undefined;
+    let cpu = 0;
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) hwm = Math.max(hwm, Number(m[1]));
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpu = Math.max(cpu, (Number(f[11]) + Number(f[12])) / TICK);
+      } catch {}
+    }, 20);
     child.once('exit', (code) => {
       clearInterval(poll);
       children.delete(child);
       const seconds = (performance.now() - t0) / 1000;
       if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-      else resolveRun({ seconds, rssMiB: opts.rss ? hwm / 1024 : undefined, stdout });
+      else resolveRun({ seconds, rssMiB: hwm / 1024, cpuSeconds: cpu, stdout });
     });
   });
 }
@@ -171,20 +174,21 @@ async function main() {
     return ((await res.json()) as { download_url: string }).download_url;
   };
 
-  type Client = 'haul' | 'haul-thread' | 'haul-1' | 'aria2c' | 'curl';
+  type Client = 'haul' | 'haul-inline' | 'haul-1' | 'aria2c' | 'curl';
   const runClient = async (client: Client, api: string, url: string) => {
     const out = join(outDir, `${client}.bin`);
     rmSync(out, { force: true });
     rmSync(`${out}.aria2`, { force: true });
-    let r: { seconds: number; rssMiB?: number; stdout: string; timings?: Record<string, number> };
+    let r: { seconds: number; rssMiB: number; cpuSeconds: number; stdout: string; timings?: Record<string, number> };
     if (client.startsWith('haul')) {
       const conns = client === 'haul-1' ? '1' : '8';
-      const hashing = client === 'haul-thread' ? 'thread' : 'inline';
+      const hashing = client === 'haul-inline' ? 'inline' : 'thread';
       const args = ['get', fileId, '-o', out, '--connections', conns, '--hashing', hashing, '--client-id', 'bench'];
-      r = await timed('node', [HAUL, ...args, '--api', api, '--token', token, '--json'], { rss: true });
+      r = await timed('node', [HAUL, ...args, '--api', api, '--token', token, '--json']);
       const done = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
       if (done.type !== 'done' || !done.verified || done.sha256 !== ingest.checksum)
         throw new Error(`haul get: ${r.stdout.slice(-500)}`);
+      r.timings = { ...done.timings, splits: done.tail.splits, races: done.tail.races };
     } else if (client === 'aria2c') {
       r = await timed('aria2c', ['-x8', '-s8', '-k10M', '-q', '--allow-overwrite=true', '-d', outDir, '-o', 'aria2c.bin', url]);
     } else {
@@ -195,19 +199,24 @@ async function main() {
     return r;
   };
 
-  const figures: Record<string, { seconds: number[]; rssMiB: number[] }> = {};
-  const record = (key: string, r: { seconds: number; rssMiB?: number; timings?: Record<string, number> }) => {
-    figures[key] ??= { seconds: [], rssMiB: [] };
+  const figures: Record<string, { seconds: number[]; rssMiB: number[]; cpuSeconds: number[] }> = {};
+  const record = (key: string, r: { seconds: number; rssMiB: number; cpuSeconds: number; timings?: Record<string, number> }) => {
+    figures[key] ??= { seconds: [], rssMiB: [], cpuSeconds: [] };
     figures[key].seconds.push(r.seconds);
-    if (r.rssMiB !== undefined) figures[key].rssMiB.push(r.rssMiB);
+    figures[key].rssMiB.push(r.rssMiB);
+    figures[key].cpuSeconds.push(r.cpuSeconds);
+    const t = r.timings;
+    const inner = t
+      ? `, in haul: setup ${t.setupMs} ms, transfer ${t.transferMs} ms, finish ${t.finalizeMs} ms, ${t.splits} splits`
+      : '';
     console.log(
-      `  ${key.padEnd(24)} ${r.seconds.toFixed(2)} s${r.rssMiB ? `, peak RSS ${r.rssMiB.toFixed(0)} MiB` : ''}  (load ${load()})`,
+      `  ${key.padEnd(24)} ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB${inner}  (load ${load()})`,
     );
   };
 
   console.log('\n1. loopback');
   const loopUrl = await signedUrl(serve.url);
-  const order: Client[] = ['haul', 'aria2c', 'curl', 'haul-thread'];
+  const order: Client[] = ['haul', 'aria2c', 'curl', 'haul-inline'];
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < order.length; i++) {
       const c = order[(i + round) % order.length]!;
@@ -242,15 +251,19 @@ async function main() {
     `| loopback wall time, median s | ${h.toFixed(2)} | ${med('loopback aria2c').toFixed(2)} | ${med('loopback curl').toFixed(2)} | ` +
       `${(h / med('loopback aria2c')).toFixed(2)}× aria2c, ${(h / med('loopback curl')).toFixed(2)}× curl | ≤ 1.0× aria2c, ≤ 1.5× curl |`,
   );
-  const ht = med('loopback haul-thread');
+  const cpu = (k: string) => (figures[k] ? median(figures[k].cpuSeconds).toFixed(2) : '-');
   rows.push(
-    `| loopback, haul get --hashing thread, median s | ${ht.toFixed(2)} | | | ` +
+    `| loopback CPU time (user + system), median s | ${cpu('loopback haul')} | ${cpu('loopback aria2c')} | ${cpu('loopback curl')} | | |`,
+  );
+  const ht = med('loopback haul-inline');
+  rows.push(
+    `| loopback, haul get --hashing inline, median s | ${ht.toFixed(2)} | | | ` +
       `${(ht / med('loopback aria2c')).toFixed(2)}× aria2c, ${(ht / med('loopback curl')).toFixed(2)}× curl | |`,
   );
   const peak = (xs: number[]) => `${median(xs).toFixed(0)} / ${Math.max(...xs).toFixed(0)}`;
   const rss = [...(figures['loopback haul']?.rssMiB ?? []), ...(figures['throttled haul']?.rssMiB ?? [])];
   rows.push(`| peak RSS of haul get, MiB (median / max) | ${peak(rss)} | | | | ≤ 150 |`);
-  rows.push(`| peak RSS, haul get --hashing thread, MiB | ${peak(figures['loopback haul-thread']?.rssMiB ?? [])} | | | | |`);
+  rows.push(`| peak RSS, haul get --hashing inline, MiB | ${peak(figures['loopback haul-inline']?.rssMiB ?? [])} | | | | |`);
   if (figures['throttled haul']) {
     rows.push(
       `| ${values.mbit} Mbit/s per connection, MiB/s | ${mibs('throttled haul').toFixed(1)} (8 conns), ${mibs('throttled haul-1').toFixed(1)} (1 conn) | ` +

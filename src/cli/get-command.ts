@@ -49,7 +49,7 @@ export const getCommand: Command = {
     '  --json             NDJSON events on stdout: start, progress (each second), retry, restart, …, done | error',
     '  --force            replace an existing file at the output path',
     '  --client-id ID     this device’s id (default haul-cli@<hostname>)',
-    '  --hashing H        whole-file SHA-256 on the main thread (inline, default) or a worker (thread)',
+    '  --hashing H        whole-file SHA-256 on a worker thread (thread, default) or the main thread (inline)',
     ...AUTH_USAGE,
     '',
     'Exit codes: 0 downloaded and verified; 1 failed (network, server, disk); 2 usage, configuration,',
@@ -71,7 +71,7 @@ export const getCommand: Command = {
     const connections = values.connections === undefined ? 8 : Number(values.connections);
     if (!Number.isInteger(connections) || connections < 1 || connections > 64)
       throw new UsageError('--connections must be an integer from 1 to 64');
-    const hashing = str(values.hashing) ?? 'inline';
+    const hashing = str(values.hashing) ?? 'thread';
     if (hashing !== 'inline' && hashing !== 'thread') throw new UsageError('--hashing is inline or thread');
     const isUrl = /^https?:\/\//i.test(target);
     if (!isUrl && !UUID.test(target)) throw new UsageError(`"${target}" is neither an id (UUID) nor an http(s) URL`);

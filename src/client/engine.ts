@@ -215,7 +215,7 @@ async function transferOnce(
       minSplitBytes: opts.minSplitBytes ?? 256 * 1024,
       progress,
       stats,
-      hashing: opts.hashing ?? 'inline',
+      hashing: opts.hashing ?? 'thread',
       emit,
       onChunkDone: (i) => reporter.add([i]),
       onResponse: () => {

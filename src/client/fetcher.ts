@@ -1,5 +1,5 @@
 import { HaulClientError } from './errors.ts';
-import type { Job } from './job.ts';
+import type { Chunk, Job } from './job.ts';
 import { checkRangeResponse, networkError, type PoolSet, type RangeInfo, rangeHeaders } from './range-request.ts';
 import { backoffDelay, classifyFailure, type RetryPolicy, sleep } from './retry.ts';
 import type { StagedWriter } from './stage.ts';
@@ -25,6 +25,8 @@ export interface FetchContext {
   /** Every answer that was accepted (learns the ETag, resets the refresh counter); may throw to refuse it. */
   onResponse(res: RangeInfo): void;
   onBytes(n: number): void;
+  /** `job` streamed `chunk` whole and its bytes are written; `digest` when the job hashed it from its first byte. */
+  onChunkComplete(job: Job, chunk: Chunk, digest: string | undefined): void;
   onRetry(job: Job, error: HaulClientError, delayMs: number): void;
 }
 
@@ -36,6 +38,15 @@ export interface FetchContext {
  * cannot fix: the file changed, a refusal, or too many failures without progress.
  */
 export async function runJob(job: Job, ctx: FetchContext, writer: StagedWriter): Promise<boolean> {
+  try {
+    return await fetchAll(job, ctx, writer);
+  } finally {
+    // Chunk completions still waiting on their writes settle before the job is handed back.
+    await Promise.allSettled(job.settling);
+  }
+}
+
+async function fetchAll(job: Job, ctx: FetchContext, writer: StagedWriter): Promise<boolean> {
   const signal = AbortSignal.any([ctx.signal, job.ctl.signal]);
   let failures = 0;
   while (job.pos <= job.to) {
@@ -119,20 +130,28 @@ function fetchOnce(job: Job, url: string, ctx: FetchContext, writer: StagedWrite
           stop(e);
         }
       },
-      onResponseData(c, chunk) {
+      onResponseData(c, data) {
         if (failure !== undefined) return;
-        // `to` may have been lowered by a split while the request was in flight.
-        const room = job.to + 1 - job.pos;
-        if (room <= 0) {
-          stop(ENOUGH);
-          return;
+        let blocked = false;
+        for (let off = 0; off < data.length; ) {
+          // `to` may have been lowered by a split while the request was in flight.
+          const room = job.to + 1 - job.pos;
+          if (room <= 0) break;
+          const n = Math.min(data.length - off, room, job.current.end + 1 - job.pos);
+          const piece = n === data.length ? data : data.subarray(off, off + n);
+          job.hash?.update(piece);
+          job.pos += n;
+          off += n;
+          ctx.onBytes(n);
+          if (!writer.push(piece)) blocked = true;
+          if (job.pos === job.current.end + 1 && job.pos <= job.to) {
+            // A whole chunk streamed and the job goes on: it is done once its bytes are on disk.
+            const { chunk, digest } = job.crossBoundary();
+            job.settling.push(writer.barrier().then(() => ctx.onChunkComplete(job, chunk, digest)));
+          }
         }
-        const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
-        job.hash?.update(piece);
-        job.pos += piece.length;
         job.lastByteAt = performance.now();
-        ctx.onBytes(piece.length);
-        if (!writer.push(piece)) {
+        if (blocked) {
           c.pause();
           writer.drained().then(
             () => c.resume(),

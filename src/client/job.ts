@@ -8,19 +8,35 @@ export interface Chunk {
   sha256?: string | undefined;
 }
 
+/** A download's chunks: a regular tiling (every chunk `chunkSize` bytes but the last), so offsets map to chunks by division. */
+export class ChunkMap {
+  readonly chunkSize: number;
+  constructor(readonly chunks: readonly Chunk[]) {
+    this.chunkSize = chunks.length > 0 ? chunks[0]!.end - chunks[0]!.start + 1 : 1;
+  }
+
+  at(offset: number): Chunk {
+    return this.chunks[Math.min(this.chunks.length - 1, Math.floor(offset / this.chunkSize))]!;
+  }
+}
+
 let nextJobId = 1;
 
 /**
- * A byte range of one chunk that one connection fetches: the whole chunk, or (at the tail) the
- * back half of another job's remainder (`split`) or a duplicate of it (`race`).
+ * A byte range that one connection fetches with one request: a run of whole chunks claimed from
+ * the queue, or (at the tail) the back of another job's remainder (`split`) or a duplicate of it
+ * (`race`). Every chunk it streams from that chunk's first byte is hashed on the way, so it is
+ * verified the moment its last byte is written.
  */
 export class Job {
   readonly id = nextJobId++;
   readonly ctl = new AbortController();
   /** Next byte expected; bytes [from, pos) are received (and written once the job exits). */
   pos: number;
-  /** Streaming SHA-256, only when the job starts at the chunk's first byte. */
-  readonly hash: Hash | null;
+  /** The chunk holding `pos`. */
+  current: Chunk;
+  /** Streaming SHA-256 of `current`, only when the job received it from its first byte. */
+  hash: Hash | null;
   readonly startedAt = performance.now();
   lastByteAt = performance.now();
   /** A duplicate exists for this job's remainder (or this is one): never raced twice. */
@@ -28,16 +44,19 @@ export class Job {
   /** Waiting out a retry delay (honouring Retry-After): not lagging, so not raced meanwhile. */
   backingOff = false;
   source: string | undefined;
+  /** Chunk completions waiting for their bytes to reach the file. */
+  readonly settling: Promise<void>[] = [];
 
   constructor(
-    readonly chunk: Chunk,
+    readonly map: ChunkMap,
     readonly from: number,
     /** Last byte, inclusive; lowered when the back of the job is split off. */
     public to: number,
-    readonly kind: 'chunk' | 'split' | 'race',
+    readonly kind: 'chunks' | 'split' | 'race',
   ) {
     this.pos = from;
-    this.hash = from === chunk.start && chunk.sha256 ? createHash('sha256') : null;
+    this.current = map.at(from);
+    this.hash = from === this.current.start && this.current.sha256 ? createHash('sha256') : null;
   }
 
   get remaining(): number {
@@ -47,6 +66,15 @@ export class Job {
   /** Average receive rate since the job started, bytes/s. */
   rate(now = performance.now()): number {
     return ((this.pos - this.from) * 1000) / Math.max(1, now - this.startedAt);
+  }
+
+  /** `pos` reached the end of `current` and the job goes on: the finished chunk and its digest (when hashed whole). */
+  crossBoundary(): { chunk: Chunk; digest: string | undefined } {
+    const chunk = this.current;
+    const digest = this.hash?.digest('hex');
+    this.current = this.map.at(this.pos);
+    this.hash = this.current.sha256 ? createHash('sha256') : null;
+    return { chunk, digest };
   }
 }
 

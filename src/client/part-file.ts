@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HaulClientError, ioError } from './errors.ts';
@@ -45,9 +45,8 @@ export class PartFile {
     }
   }
 
-  /** SHA-256 (hex) of bytes [start, end] as they are on disk. */
-  async digest(start: number, end: number): Promise<string> {
-    const hash = createHash('sha256');
+  /** SHA-256 (hex) of bytes [start, end] as they are on disk, continuing `hash` if given. */
+  async digest(start: number, end: number, hash: Hash = createHash('sha256')): Promise<string> {
     const buf = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(1, end - start + 1)));
     try {
       for (let at = start; at <= end; ) {

@@ -1,12 +1,22 @@
-import { type Chunk, isCovered, Job } from './job.ts';
+import type { Hash } from 'node:crypto';
+import { type Chunk, ChunkMap, isCovered, Job } from './job.ts';
+import { chooseTail } from './tail.ts';
 
+/** One chunk being fetched: the jobs whose range still includes it, and what they wrote. */
 interface ChunkRun {
   jobs: Set<Job>;
-  /** Byte ranges written by exited jobs. */
+  /** Byte ranges of the chunk written by jobs that are done with it. */
   covered: [number, number][];
-  /** Jobs that wrote at least one byte. */
+  /** Jobs that wrote at least one byte of it. */
   writers: number;
   inlineDigest: string | undefined;
+  /**
+   * The streaming hash of the job that wrote the chunk from its first byte up to `upTo` (exclusive)
+   * when the back was split off mid-chunk: verification reads back only the rest. Dropped once a
+   * race duplicates bytes of the chunk (two writers of the same bytes: read it all back).
+   */
+  prefix: { hash: Hash; upTo: number } | undefined;
+  raced: boolean;
   source: string | undefined;
 }
 
@@ -16,8 +26,8 @@ const VERIFYING = 2;
 const DONE = 3;
 
 export interface SchedulerHooks {
-  /** Read the chunk back and check it (for chunks several jobs wrote). */
-  verifyOnDisk(chunk: Chunk): Promise<boolean>;
+  /** Read the chunk back (from `prefix.upTo`, continuing `prefix.hash`, when given) and check it. */
+  verifyOnDisk(chunk: Chunk, prefix?: { hash: Hash; upTo: number }): Promise<boolean>;
   /** The chunk is written and verified (or, without a digest, written). */
   onDone(chunk: Chunk, source: string | undefined): void;
   /** The chunk's bytes failed verification; it is queued again, alone. May throw to stop the download. */
@@ -27,7 +37,9 @@ export interface SchedulerHooks {
 }
 
 export interface SchedulerOptions {
-  /** A remainder is split only when each half would be at least this long. Default 256 KiB. */
+  /** Connections: a claim from the queue is the pending chunks divided among them. */
+  connections: number;
+  /** A remainder inside one chunk is split only when each half would be at least this long. Default 256 KiB. */
   minSplitBytes?: number;
   /** A job is raced when it received nothing for this long, ms. Default 2,000. */
   stallMs?: number;
@@ -36,20 +48,26 @@ export interface SchedulerOptions {
 }
 
 /**
- * The shared work queue (DESIGN §8). Connections take the next chunk in file order, so a fast
- * connection takes more chunks (work stealing). When the queue is empty, an idle connection
- * helps the job that would finish last: it races a duplicate of a lagging job's remainder (a
- * stalled or crawling connection), or splits off the back half of a long remainder (equal speeds);
- * the first complete copy wins and the other is aborted. A chunk written by one job from its first
- * byte is verified by that job's streaming hash; a chunk assembled by several jobs is read back
- * and verified once all of them have stopped, so a loser's late write can never slip through.
+ * The shared work queue (DESIGN §8). An idle connection claims the next run of pending chunks in
+ * file order — the pending chunks divided among the connections, like aria2c's segments, so one
+ * request streams many chunks and there is no gap between them — and each chunk is verified and
+ * done the moment its last byte is written. A connection with nothing left steals: it splits off
+ * the back half of the job expected to finish last (at a chunk boundary while the job has several
+ * chunks left, mid-chunk when one is left and it would still take a while), or races a duplicate
+ * of a stalled or crawling job's last chunk; the first complete copy wins and the other is aborted.
+ * A chunk written by one job from its first byte is verified by that job's streaming hash; a chunk
+ * several jobs wrote is read back (all of it after a race) once all of them have stopped, so a
+ * loser's late write can never slip through.
  */
 export class Scheduler {
+  readonly map: ChunkMap;
   readonly #state: Uint8Array;
   readonly #runs = new Map<number, ChunkRun>();
+  readonly #jobs = new Set<Job>();
   readonly #queue: number[] = [];
   #head = 0;
-  /** Chunks to fetch again, ahead of the queue. */
+  #queued = 0;
+  /** Chunks to fetch again, one by one, ahead of the queue. */
   readonly #front: number[] = [];
   #waiters: Array<() => void> = [];
   #closed = false;
@@ -61,34 +79,29 @@ export class Scheduler {
     done: ReadonlySet<number>,
     private readonly signal: AbortSignal,
     private readonly hooks: SchedulerHooks,
-    opts: SchedulerOptions = {},
+    opts: SchedulerOptions,
   ) {
     this.#opts = { minSplitBytes: 256 * 1024, stallMs: 2000, slowFraction: 0.25, ...opts };
+    this.map = new ChunkMap(chunks);
     this.#state = new Uint8Array(chunks.length);
     for (const c of chunks) {
       if (done.has(c.index)) this.#state[c.index] = DONE;
       else this.#queue.push(c.index);
     }
+    this.#queued = this.#queue.length;
     signal.addEventListener('abort', () => this.#notify(), { once: true });
   }
 
   /** Jobs with a connection on them now. */
   get activeJobs(): number {
-    let n = 0;
-    for (const r of this.#runs.values()) n += r.jobs.size;
-    return n;
+    return this.#jobs.size;
   }
 
-  /** Bytes received for chunks not verified yet (at most each chunk's length): for smooth progress bars. */
+  /** Bytes received for chunks not verified yet (for smooth progress bars). */
   get inFlightBytes(): number {
     let n = 0;
-    for (const [index, run] of this.#runs) {
-      const c = this.chunks[index]!;
-      let got = 0;
-      for (const [a, b] of run.covered) got += b - a + 1;
-      for (const j of run.jobs) got += j.pos - j.from;
-      n += Math.min(got, c.end - c.start + 1);
-    }
+    for (const run of this.#runs.values()) for (const [a, b] of run.covered) n += b - a + 1;
+    for (const j of this.#jobs) n += Math.max(0, j.pos - Math.max(j.from, j.current.start));
     return n;
   }
 
@@ -100,90 +113,133 @@ export class Scheduler {
   async next(): Promise<Job | null> {
     for (;;) {
       if (this.#closed || this.signal.aborted) return null;
-      const index = this.#front.pop() ?? this.#queue[this.#head++];
-      if (index !== undefined) {
-        if (this.#state[index] !== PENDING) continue;
-        const chunk = this.chunks[index]!;
-        this.#state[index] = ACTIVE;
-        const job = new Job(chunk, chunk.start, chunk.end, 'chunk');
-        this.#runs.set(index, { jobs: new Set([job]), covered: [], writers: 0, inlineDigest: undefined, source: undefined });
-        return job;
+      const again = this.#front.pop();
+      if (again !== undefined) return this.#claim(again, again, 'chunks');
+      const first = this.#takeQueued();
+      if (first !== undefined) {
+        // A fair share of what is left, as one run of consecutive chunks.
+        const share = Math.max(1, Math.floor((this.#queued + 1) / this.#opts.connections));
+        let last = first;
+        while (last - first + 1 < share && this.#queue[this.#head] === last + 1 && this.#state[last + 1] === PENDING) {
+          this.#takeQueued();
+          last++;
+        }
+        return this.#claim(first, last, 'chunks');
       }
-      this.#head = this.#queue.length;
       const tail = this.#tailJob();
       if (tail) return tail;
       await this.#changed(200);
     }
   }
 
-  /** Picks the job expected to finish last and helps it: race a laggard, split a long remainder. */
+  #takeQueued(): number | undefined {
+    while (this.#head < this.#queue.length) {
+      const index = this.#queue[this.#head++]!;
+      if (this.#state[index] !== PENDING) continue;
+      this.#queued--;
+      return index;
+    }
+    return undefined;
+  }
+
+  #claim(first: number, last: number, kind: Job['kind']): Job {
+    const job = new Job(this.map, this.chunks[first]!.start, this.chunks[last]!.end, kind);
+    for (let i = first; i <= last; i++) {
+      this.#state[i] = ACTIVE;
+      this.#runs.set(i, {
+        jobs: new Set([job]),
+        covered: [],
+        writers: 0,
+        inlineDigest: undefined,
+        prefix: undefined,
+        raced: false,
+        source: undefined,
+      });
+    }
+    this.#jobs.add(job);
+    return job;
+  }
+
+  /** Helps the job expected to finish last (tail.ts decides how). */
   #tailJob(): Job | null {
-    const now = performance.now();
-    let worst: Job | undefined;
-    let worstEta = 0;
-    const rates: number[] = [];
-    for (const run of this.#runs.values())
-      for (const j of run.jobs) {
-        if (now - j.startedAt > 300) rates.push(j.rate(now));
-        if (j.raced || j.backingOff || j.remaining === 0 || j.ctl.signal.aborted) continue;
-        const eta = j.remaining / Math.max(1, j.rate(now));
-        if (eta > worstEta) {
-          worst = j;
-          worstEta = eta;
-        }
-      }
-    if (!worst) return null;
-    rates.sort((a, b) => a - b);
-    const typical = Math.max(this.#completedRate, rates[Math.floor(rates.length / 2)] ?? 0);
-    const age = now - worst.startedAt;
-    const stalled = now - worst.lastByteAt > this.#opts.stallMs;
-    const slow = age > 500 && typical > 0 && worst.rate(now) < typical * this.#opts.slowFraction;
-    const run = this.#runs.get(worst.chunk.index)!;
-    if (stalled || slow) {
-      const dup = new Job(worst.chunk, worst.pos, worst.to, 'race');
-      worst.raced = true;
+    const choice = chooseTail(this.#jobs, this.#opts, this.#completedRate);
+    if (!choice) return null;
+    const { job } = choice;
+    const run = this.#runs.get(job.current.index)!;
+    if (choice.action === 'race') {
+      const dup = new Job(this.map, job.pos, job.to, 'race');
+      job.raced = true;
       dup.raced = true;
+      run.raced = true;
+      run.prefix = undefined;
       run.jobs.add(dup);
-      this.hooks.onTail('race', dup);
-      return dup;
+      return this.#started(dup, 'race');
     }
-    if (worst.remaining >= 2 * this.#opts.minSplitBytes) {
-      const mid = worst.pos + Math.floor(worst.remaining / 2);
-      const back = new Job(worst.chunk, mid, worst.to, 'split');
-      worst.to = mid - 1;
-      run.jobs.add(back);
-      this.hooks.onTail('split', back);
-      return back;
+    const back = new Job(this.map, choice.at, job.to, 'split');
+    // Chunks wholly in the back half change hands; a chunk split in two has both jobs on it.
+    for (let i = this.map.at(choice.at).index; i <= this.map.at(job.to).index; i++) {
+      const r = this.#runs.get(i)!;
+      if (this.chunks[i]!.start >= choice.at) r.jobs.delete(job);
+      r.jobs.add(back);
     }
-    return null;
+    job.to = choice.at - 1;
+    return this.#started(back, 'split');
+  }
+
+  #started(job: Job, action: 'split' | 'race'): Job {
+    this.#jobs.add(job);
+    this.hooks.onTail(action, job);
+    return job;
+  }
+
+  /** `job` streamed `chunk` to its end (its bytes are in the file) and goes on with the next one. */
+  chunkCompleted(job: Job, chunk: Chunk, digest: string | undefined): void {
+    const run = this.#runs.get(chunk.index);
+    if (!run?.jobs.delete(job)) return;
+    this.#wrote(run, job, Math.max(job.from, chunk.start), chunk.end);
+    if (digest !== undefined) run.inlineDigest = digest;
+    this.#settle(chunk, run);
   }
 
   /**
-   * A connection is done with `job`: it received [from, pos) and wrote it. When the last job
-   * of a chunk exits, the chunk is verified, and either done or queued again.
+   * A connection is done with `job`: it received [from, pos) and wrote it. The chunk it stopped in
+   * is settled like any other; chunks of its range it never reached (it was stopped) go back.
    */
   finish(job: Job): void {
-    const index = job.chunk.index;
-    const run = this.#runs.get(index);
-    if (!run?.jobs.delete(job)) return;
-    if (job.pos > job.from) {
-      run.covered.push([job.from, job.pos - 1]);
-      run.writers++;
-      run.source = job.source ?? run.source;
-      if (job.kind === 'chunk' && job.pos > job.to) {
+    if (!this.#jobs.delete(job)) return;
+    const cur = job.current;
+    const run = this.#runs.get(cur.index);
+    if (run?.jobs.delete(job)) {
+      const from = Math.max(job.from, cur.start);
+      if (job.pos > from) this.#wrote(run, job, from, job.pos - 1);
+      if (job.pos > job.to) {
         const r = job.rate();
-        this.#completedRate = this.#completedRate === 0 ? r : 0.8 * this.#completedRate + 0.2 * r;
+        if (job.kind === 'chunks') this.#completedRate = this.#completedRate === 0 ? r : 0.8 * this.#completedRate + 0.2 * r;
       }
+      if (job.hash && job.pos === cur.end + 1 && job.to === cur.end) run.inlineDigest = job.hash.digest('hex');
+      else if (job.hash && job.pos === job.to + 1 && !run.raced) run.prefix = { hash: job.hash, upTo: job.pos };
+      this.#settle(cur, run);
     }
-    if (job.hash && job.pos === job.chunk.end + 1 && job.to === job.chunk.end) run.inlineDigest = job.hash.digest('hex');
-    // Another job whose remainder is now covered lost the race: stop it.
-    for (const other of run.jobs) if (isCovered(run.covered, other.pos, other.to)) other.ctl.abort('superseded');
-    if (run.jobs.size > 0 || this.signal.aborted) {
-      this.#notify();
-      return;
+    for (let i = cur.index + 1; i <= this.map.at(Math.max(job.to, cur.start)).index; i++) {
+      const later = this.#runs.get(i);
+      if (later?.jobs.delete(job)) this.#settle(this.chunks[i]!, later);
     }
+    this.#notify();
+  }
+
+  #wrote(run: ChunkRun, job: Job, from: number, to: number): void {
+    run.covered.push([from, to]);
+    run.writers++;
+    run.source = job.source ?? run.source;
+  }
+
+  /** Stops jobs that lost a race on this chunk; verifies it once no job is left on it. */
+  #settle(chunk: Chunk, run: ChunkRun): void {
+    for (const other of run.jobs)
+      if (other.to <= chunk.end && isCovered(run.covered, other.pos, other.to)) other.ctl.abort('superseded');
+    if (run.jobs.size > 0 || this.signal.aborted) return;
+    const index = chunk.index;
     this.#runs.delete(index);
-    const chunk = job.chunk;
     if (!isCovered(run.covered, chunk.start, chunk.end)) {
       this.#requeue(index);
       this.#notify();
@@ -192,7 +248,7 @@ export class Scheduler {
       this.#decide(chunk, run.inlineDigest === chunk.sha256, run.source);
     else {
       this.#state[index] = VERIFYING;
-      this.hooks.verifyOnDisk(chunk).then(
+      this.hooks.verifyOnDisk(chunk, run.raced ? undefined : run.prefix).then(
         (ok) => this.#decide(chunk, ok, run.source),
         (e) => this.hooks.onError(e),
       );

@@ -15,6 +15,8 @@ export class StagedWriter {
   #filled = 0;
   #at = 0;
   #writing: Promise<void> | undefined;
+  /** File offset up to which every write has completed. */
+  #written = 0;
   #error: unknown;
   /** Bytes that arrived while both buffers were busy (at most one socket read, normally). */
   #pending: Buffer[] = [];
@@ -27,6 +29,7 @@ export class StagedWriter {
   /** Starts a new run of bytes at file offset `at` (flush the previous run first). */
   reset(at: number): void {
     this.#at = at;
+    this.#written = at;
     this.#filled = 0;
     this.#pending = [];
   }
@@ -71,6 +74,20 @@ export class StagedWriter {
     }
   }
 
+  /** Resolves once every byte pushed so far is in the file (a partly filled buffer is written out). */
+  async barrier(): Promise<void> {
+    const target = this.#at + this.#filled + this.#pending.reduce((n, p) => n + p.length, 0);
+    while (this.#written < target) {
+      if (this.#writing) {
+        await this.#writing;
+        this.#throwIfFailed();
+      } else if (this.#pending.length > 0) await this.drained();
+      else if (this.#filled > 0) this.#swap();
+      else break;
+    }
+    this.#throwIfFailed();
+  }
+
   /** Writes everything staged; after it, every byte pushed is in the file. */
   async flush(): Promise<void> {
     await this.drained();
@@ -90,6 +107,7 @@ export class StagedWriter {
     this.#cur ^= 1;
     this.#writing = this.part.write(buf, len, at).then(
       () => {
+        this.#written = at + len;
         this.#writing = undefined;
       },
       (e) => {

@@ -89,7 +89,8 @@ export async function transfer(plan: TransferPlan): Promise<string> {
     plan.done,
     signal,
     {
-      verifyOnDisk: async (c) => (await plan.part.digest(c.start, c.end)) === c.sha256,
+      verifyOnDisk: async (c, prefix) =>
+        (prefix ? await plan.part.digest(prefix.upTo, c.end, prefix.hash) : await plan.part.digest(c.start, c.end)) === c.sha256,
       onDone(c) {
         journal.append(c.index);
         progress.doneBytes += len(c);
@@ -114,11 +115,11 @@ export async function transfer(plan: TransferPlan): Promise<string> {
       },
       onTail(action, job) {
         stats.tail[action === 'split' ? 'splits' : 'races']++;
-        plan.emit({ type: 'tail', action, chunk: job.chunk.index, bytes: job.remaining });
+        plan.emit({ type: 'tail', action, chunk: job.current.index, bytes: job.remaining });
       },
       onError: fail,
     },
-    { minSplitBytes: plan.minSplitBytes },
+    { connections: plan.connections, minSplitBytes: plan.minSplitBytes },
   );
   progress.activeConnections = () => scheduler.activeJobs;
   progress.inFlightBytes = () => scheduler.inFlightBytes;
@@ -192,6 +193,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
         });
       plan.onResponse?.(res);
     },
+    onChunkComplete: (job, chunk, digest) => scheduler.chunkCompleted(job, chunk, digest),
     onBytes(n) {
       progress.receivedBytes += n;
       noteReceived(n);
@@ -205,7 +207,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
         attempt: error.attempt,
         delayMs,
         source: error.source,
-        chunk: job.chunk.index,
+        chunk: job.current.index,
       });
     },
   };

@@ -85,9 +85,9 @@ export interface CommonOptions {
   /** Times one chunk may fail verification before the download gives up (CORRUPT_SOURCE). Default 5. */
   maxChunkCorruption?: number;
   /**
-   * Where the whole-file SHA-256 is computed while chunks land: `inline` on the main thread
-   * between reads (no extra isolate), or `thread` on a worker (uses a second core, ~10 MB more).
-   * Default `inline`.
+   * Where the whole-file SHA-256 is computed while chunks land: `thread`, a worker thread (a second
+   * core hashes while the main thread receives; ~10 MB more), or `inline`, the main thread between
+   * reads. Default `thread`.
    */
   hashing?: 'inline' | 'thread';
   /** Tail handling: a remainder is split only into halves of at least this many bytes. Default 256 KiB. */

@@ -171,7 +171,7 @@ export async function downloadUrl(opts: UrlDownloadOptions): Promise<DownloadRes
           minSplitBytes: opts.minSplitBytes ?? 256 * 1024,
           progress: run.progress,
           stats,
-          hashing: opts.hashing ?? 'inline',
+          hashing: opts.hashing ?? 'thread',
           emit: run.emit,
         });
         run.finalizing();

@@ -100,6 +100,24 @@ describe('download(): sizes', () => {
   });
 });
 
+describe('download(): the tail', () => {
+  it('idle connections split the remaining chunks; split chunks are verified, and a bad half is caught', async () => {
+    // 4 chunks of 1 MiB for 8 connections: the queue is empty from the start, so the idle half splits.
+    const bytes = bytesOf(4 * MiB, 21);
+    const { fileId } = await rig.add('split.bin', bytes, MiB);
+    rig.proxy.faults.perConnectionBps = 512 * KiB;
+    rig.proxy.faults.corrupt.set(MiB + 900 * KiB, 1);
+    const events: DownloadEvent[] = [];
+    const r = await download(opts(fileId, 'split.bin', { onEvent: (e) => events.push(e) })).finally(() => rig.heal());
+    expect(r.sha256).toBe(sha256(bytes));
+    expect(r.tail.splits).toBeGreaterThanOrEqual(4);
+    expect(events.filter((e) => e.type === 'corrupt-chunk')).toEqual([
+      { type: 'corrupt-chunk', chunk: 1, source: rig.proxy.url, count: 1 },
+    ]);
+    expect(r.refetchedChunks).toBe(1);
+  });
+});
+
 describe('download(): resume', () => {
   it('an aborted download pauses the session, keeps its journal, and resumes without fetching verified chunks again', async () => {
     const bytes = bytesOf(4 * MiB, 11);
@@ -131,20 +149,24 @@ describe('download(): resume', () => {
     expect(r.receivedBytes).toBeLessThanOrEqual(bytes.length - journal.done.size * CHUNK);
   });
 
-  it('a journaled chunk whose bytes are wrong on disk (a power cut) is caught while hashing and fetched again', async () => {
-    const bytes = bytesOf(2 * MiB, 13);
-    const { fileId } = await rig.add('powercut.bin', bytes, CHUNK);
-    const journal = await interrupted(fileId, 'powercut.bin', 512 * KiB);
-    const victim = Math.min(...journal.done);
-    const fd = await open(`${rig.out('powercut.bin')}.part`, 'r+');
-    await fd.write(Buffer.alloc(CHUNK), 0, CHUNK, victim * CHUNK);
-    await fd.close();
-    const events: DownloadEvent[] = [];
-    const r = await download(opts(fileId, 'powercut.bin', { onEvent: (e) => events.push(e) }));
-    expect(r.sha256).toBe(sha256(bytes));
-    expect(events).toContainEqual({ type: 'corrupt-chunk', chunk: victim, source: 'disk', count: 1 });
-    expect(r.refetchedChunks).toBe(1);
-  });
+  it.each(['thread', 'inline'] as const)(
+    'a journaled chunk whose bytes are wrong on disk (a power cut) is caught while hashing (%s) and fetched again',
+    async (hashing) => {
+      const bytes = bytesOf(2 * MiB, 13);
+      const name = `powercut-${hashing}.bin`;
+      const { fileId } = await rig.add(name, bytes, CHUNK);
+      const journal = await interrupted(fileId, name, 512 * KiB);
+      const victim = Math.min(...journal.done);
+      const fd = await open(`${rig.out(name)}.part`, 'r+');
+      await fd.write(Buffer.alloc(CHUNK), 0, CHUNK, victim * CHUNK);
+      await fd.close();
+      const events: DownloadEvent[] = [];
+      const r = await download(opts(fileId, name, { hashing, onEvent: (e) => events.push(e) }));
+      expect(r.sha256).toBe(sha256(bytes));
+      expect(events).toContainEqual({ type: 'corrupt-chunk', chunk: victim, source: 'disk', count: 1 });
+      expect(r.refetchedChunks).toBe(1);
+    },
+  );
 
   it('a journal of another version of the file is discarded, never spliced', async () => {
     const v1 = bytesOf(1 * MiB, 14);

@@ -62,10 +62,9 @@ describe('faults between the client and a real edge', () => {
         .map((e) => e.chunk)
         .sort((a, b) => a - b),
     ).toEqual(bad);
-    for (const c of bad) {
-      const asked = rig.proxy.stats.ranges.filter((h) => h === `bytes=${c * CHUNK}-${(c + 1) * CHUNK - 1}`);
-      expect(asked).toHaveLength(2);
-    }
+    // Connections stream runs of chunks; each bad chunk is asked for again on its own, and nothing else is.
+    for (const c of bad) expect(rig.proxy.stats.ranges).toContain(`bytes=${c * CHUNK}-${(c + 1) * CHUNK - 1}`);
+    expect(r.receivedBytes).toBe(f.bytes.length + 3 * CHUNK);
   });
 
   it('one chunk corrupt every time: CORRUPT_SOURCE after 5 tries, with a warning about the source', async () => {
