@@ -15,7 +15,7 @@ import { handleDownloads } from './rest/downloads.ts';
 export interface AppDeps extends Services {
   log: Logger;
   auth: Authenticator;
-  limits: { maxDepth: number; maxAliases: number; maxBodyBytes: number };
+  limits: { maxDepth: number; maxAliases: number; maxBodyBytes: number; wsKeepAliveMs?: number };
   /** Readiness probes (database, Redis when configured); each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
   /** The data plane mounted on the same port (`haul serve`), for paths under /d/. */
@@ -170,6 +170,7 @@ export function buildApp(deps: AppDeps): App {
     auth: deps.auth,
     services: { sessions: deps.sessions, files: deps.files, events: deps.events, ingest: deps.ingest },
     log: deps.log,
+    keepAliveMs: deps.limits.wsKeepAliveMs,
   });
   // Slow-loris protection: a request must arrive whole within 30 s.
   server.requestTimeout = 30_000;

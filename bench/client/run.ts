@@ -19,7 +19,7 @@
  *    haul --connections 1 and curl (one connection each: the slow part of the run).
  *    Goals: haul ≥ 7× its own 1-connection speed, and ≥ aria2c.
  *
- *   npx tsx bench/client/run.ts [--rounds 5] [--throttled-rounds 3] [--size-mib 1024] [--mbit 50] [--skip-throttled]
+ *   npx tsx bench/client/run.ts [--rounds 5] [--throttled-rounds 3] [--size-mib 1024] [--mbit 50] [--skip-throttled] [--profile DIR]
  *
  * Raw figures go to bench/client/out/<timestamp>.json.
  */
@@ -44,6 +44,8 @@ const { values } = parseArgs({
     mbit: { type: 'string', default: '50' },
     'skip-throttled': { type: 'boolean', default: false },
     'keep-dir': { type: 'boolean', default: false },
+    /** Writes a V8 CPU profile of every haul get run into this folder (for `--cpu-prof` analysis). */
+    profile: { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -104,6 +106,13 @@ const haulSync = (args: string[]) => execFileSync('node', [HAUL, ...args], { env
 
 const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / TICK;
+}
+
 /**
  * Runs a client to completion: wall seconds, and from /proc (polled every 20 ms, so the last
  * 20 ms are missed) its peak RSS (VmHWM) and CPU time (user + system, all threads).
@@ -127,9 +136,7 @@ function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssMiB: 
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         if (m) hwm = Math.max(hwm, Number(m[1]));
-        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        cpu = Math.max(cpu, (Number(f[11]) + Number(f[12])) / TICK);
+        cpu = Math.max(cpu, cpuOf(child.pid!));
       } catch {}
     }, 20);
     child.once('exit', (code) => {
@@ -179,12 +186,21 @@ async function main() {
     const out = join(outDir, `${client}.bin`);
     rmSync(out, { force: true });
     rmSync(`${out}.aria2`, { force: true });
-    let r: { seconds: number; rssMiB: number; cpuSeconds: number; stdout: string; timings?: Record<string, number> };
+    let r: {
+      seconds: number;
+      rssMiB: number;
+      cpuSeconds: number;
+      stdout: string;
+      timings?: Record<string, number>;
+      edgeCpuSeconds?: number;
+    };
+    const edgeCpu0 = cpuOf(edge.child.pid!);
     if (client.startsWith('haul')) {
       const conns = client === 'haul-1' ? '1' : '8';
       const hashing = client === 'haul-inline' ? 'inline' : 'thread';
       const args = ['get', fileId, '-o', out, '--connections', conns, '--hashing', hashing, '--client-id', 'bench'];
-      r = await timed('node', [HAUL, ...args, '--api', api, '--token', token, '--json']);
+      const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values.profile)}`] : [];
+      r = await timed('node', [...prof, HAUL, ...args, '--api', api, '--token', token, '--json']);
       const done = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
       if (done.type !== 'done' || !done.verified || done.sha256 !== ingest.checksum)
         throw new Error(`haul get: ${r.stdout.slice(-500)}`);
@@ -194,23 +210,28 @@ async function main() {
     } else {
       r = await timed('curl', ['-s', '-f', '-o', out, url]);
     }
+    r.edgeCpuSeconds = cpuOf(edge.child.pid!) - edgeCpu0;
     checkSize(out);
     rmSync(out, { force: true });
     return r;
   };
 
-  const figures: Record<string, { seconds: number[]; rssMiB: number[]; cpuSeconds: number[] }> = {};
-  const record = (key: string, r: { seconds: number; rssMiB: number; cpuSeconds: number; timings?: Record<string, number> }) => {
-    figures[key] ??= { seconds: [], rssMiB: [], cpuSeconds: [] };
+  const figures: Record<string, { seconds: number[]; rssMiB: number[]; cpuSeconds: number[]; edgeCpuSeconds: number[] }> = {};
+  const record = (
+    key: string,
+    r: { seconds: number; rssMiB: number; cpuSeconds: number; edgeCpuSeconds?: number; timings?: Record<string, number> },
+  ) => {
+    figures[key] ??= { seconds: [], rssMiB: [], cpuSeconds: [], edgeCpuSeconds: [] };
     figures[key].seconds.push(r.seconds);
     figures[key].rssMiB.push(r.rssMiB);
     figures[key].cpuSeconds.push(r.cpuSeconds);
+    figures[key].edgeCpuSeconds.push(r.edgeCpuSeconds ?? 0);
     const t = r.timings;
     const inner = t
       ? `, in haul: setup ${t.setupMs} ms, transfer ${t.transferMs} ms, finish ${t.finalizeMs} ms, ${t.splits} splits`
       : '';
     console.log(
-      `  ${key.padEnd(24)} ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB${inner}  (load ${load()})`,
+      `  ${key.padEnd(24)} ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s (edge ${(r.edgeCpuSeconds ?? 0).toFixed(2)} s), peak RSS ${r.rssMiB.toFixed(0)} MiB${inner}  (load ${load()})`,
     );
   };
 
@@ -254,6 +275,10 @@ async function main() {
   const cpu = (k: string) => (figures[k] ? median(figures[k].cpuSeconds).toFixed(2) : '-');
   rows.push(
     `| loopback CPU time (user + system), median s | ${cpu('loopback haul')} | ${cpu('loopback aria2c')} | ${cpu('loopback curl')} | | |`,
+  );
+  const ecpu = (k: string) => (figures[k] ? median(figures[k].edgeCpuSeconds).toFixed(2) : '-');
+  rows.push(
+    `| loopback, the edge's CPU time serving it, median s | ${ecpu('loopback haul')} | ${ecpu('loopback aria2c')} | ${ecpu('loopback curl')} | | |`,
   );
   const ht = med('loopback haul-inline');
   rows.push(

@@ -94,6 +94,7 @@ const EnvSchema = z.object({
   HAUL_MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).optional(),
   HAUL_MAX_ALIASES: z.coerce.number().int().min(1).max(1000).optional(),
   HAUL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).optional(),
+  HAUL_WS_KEEPALIVE: duration('HAUL_WS_KEEPALIVE').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   HAUL_INGEST_ATTEMPTS: z.coerce.number().int().min(1).max(20).optional(),
   HAUL_INGEST_BACKOFF: duration('HAUL_INGEST_BACKOFF').optional(),
@@ -161,7 +162,13 @@ export interface Config {
   signing: SigningConfig;
   /** Session lifetime, extended by activity. Default 72 h. */
   sessionTtlMs: number;
-  limits: { maxDepth: number; maxAliases: number; maxBodyBytes: number };
+  limits: {
+    maxDepth: number;
+    maxAliases: number;
+    maxBodyBytes: number;
+    /** WebSocket keep-alive: each connection is pinged this often, and dropped if it did not pong since. */
+    wsKeepAliveMs: number;
+  };
   logLevel: string;
   /** Background jobs (ingest, session expiry): retries, worker concurrency, schedules. */
   jobs: JobsConfig;
@@ -314,6 +321,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
       maxDepth: e.HAUL_MAX_QUERY_DEPTH ?? 12,
       maxAliases: e.HAUL_MAX_ALIASES ?? 30,
       maxBodyBytes: e.HAUL_MAX_BODY_BYTES ?? 64 * 1024,
+      wsKeepAliveMs: e.HAUL_WS_KEEPALIVE ?? 15_000,
     },
     logLevel: e.LOG_LEVEL ?? 'info',
     jobs: {

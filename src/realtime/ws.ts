@@ -7,6 +7,9 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { type Authenticator, bearerToken, type Viewer } from '../auth/jwt.ts';
 import type { Context, Services } from '../graphql/context.ts';
 
+/** Keep-alive pings go out in this many slices per interval. */
+const PING_BUCKETS = 16;
+
 /** What a WebSocket connection carries once `onConnect` has authenticated it. */
 type ConnectionExtra = {
   viewer?: Viewer;
@@ -74,22 +77,33 @@ export function attachGraphQLWebSocket(opts: {
     wss,
   );
   // Keep-alive: proxies drop idle connections, and a peer that vanished without a FIN would hold
-  // its subscriptions forever. Ping every 15 s; a connection that did not pong since is dropped.
+  // its subscriptions forever. Every connection is pinged once per interval; one that did not pong
+  // since is dropped. Connections are spread over buckets pinged in turn, so 10,000 subscribers
+  // mean a few hundred pings (and pongs) at a time, not one burst of 10,000 that stalls delivery.
+  const keepAliveMs = opts.keepAliveMs ?? 15_000;
+  const buckets: Set<WebSocket>[] = Array.from({ length: PING_BUCKETS }, () => new Set());
   const alive = new WeakSet<WebSocket>();
+  let joined = 0;
   wss.on('connection', (socket) => {
+    const bucket = buckets[joined++ % PING_BUCKETS]!;
+    bucket.add(socket);
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
+    socket.once('close', () => bucket.delete(socket));
   });
+  let turn = 0;
   const pinger = setInterval(() => {
-    for (const socket of wss.clients) {
+    const bucket = buckets[turn++ % PING_BUCKETS]!;
+    for (const socket of bucket) {
       if (!alive.has(socket)) {
+        bucket.delete(socket);
         socket.terminate();
         continue;
       }
       alive.delete(socket);
       socket.ping();
     }
-  }, opts.keepAliveMs ?? 15_000);
+  }, keepAliveMs / PING_BUCKETS);
   pinger.unref();
   return {
     async close() {
