@@ -4,6 +4,7 @@
  *
  *   npx tsx bench/realtime/run.ts [--clients 256] [--duration 8] [--repeat 3]
  *                                 [--subscribers 10000] [--rate 100] [--events-seconds 20]
+ *                                 [--profile DIR]   (a V8 CPU profile of the API process)
  *
  * 1. reportProgress at N concurrent clients beside `{ __typename }` on the same server.
  * 2. The same while the write-behind flush runs every 2 s (the worker's job, run here in the
@@ -66,9 +67,13 @@ async function adminQuery(sql: string) {
 }
 
 async function cleanup() {
-  child?.kill('SIGTERM');
-  await sleep(500);
-  child?.kill('SIGKILL');
+  if (child && child.exitCode === null) {
+    // A graceful stop (the CPU profile, when asked for, is written on exit); then no mercy.
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(5000)]);
+    child.kill('SIGKILL');
+  }
   if (dbName) await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => {});
   const r = new Redis(REDIS_URL);
   const keys = await r.keys(`${prefix}*`);
@@ -91,7 +96,9 @@ async function startApi(databaseUrl: string): Promise<{ origin: string; pid: num
     HAUL_DATA_DIR: dataDir,
     LOG_LEVEL: 'error',
   });
-  const c = spawn(process.execPath, [join(ROOT, 'bin/haul.js'), 'api', '--port', '0'], {
+  const i = process.argv.indexOf('--profile');
+  const prof = i >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${process.argv[i + 1]}`] : [];
+  const c = spawn(process.execPath, [...prof, join(ROOT, 'bin/haul.js'), 'api', '--port', '0'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -72,9 +72,13 @@ export function embeddedLiveState(events?: SessionEvents): LiveState {
   };
 }
 
+/** Identity fields of a session answered from memory: 2.5–7.5 s, then refreshed in the background. */
+const ROW_TTL_MS = 5_000;
+const STALE_MAX_MS = 30_000;
+
 export function redisLiveState(deps: { hot: HotProgressStore; events: SessionEvents; log?: Logger }): LiveState {
   const { hot, events } = deps;
-  const rowCache = new Map<string, { value: { session: DownloadSession; file: FileView }; until: number }>();
+  const rowCache = new Map<string, { value: { session: DownloadSession; file: FileView }; until: number; refreshing: boolean }>();
   const degraded = (what: string, err: unknown) =>
     deps.log?.warn({ err: err instanceof Error ? err.message : String(err) }, `redis unavailable: ${what} on PostgreSQL alone`);
 
@@ -139,14 +143,33 @@ export function redisLiveState(deps: { hot: HotProgressStore; events: SessionEve
 
   /**
    * The response to a hot report needs the session's identity fields (client, URL expiry, …),
-   * which change only on write-through paths: keep them per process for a few seconds.
+   * which change only on write-through paths: keep them per process for a few seconds. An entry
+   * past its time is still answered from while one background read refreshes it (its lifetime is
+   * jittered so entries filled together do not all expire together): a burst of PostgreSQL reads
+   * every few seconds was the progress hot path's latency tail. Past STALE_MAX_MS it is read again
+   * before answering.
    */
   async function loadCached(sessionId: string, load: () => Promise<{ session: DownloadSession; file: FileView }>) {
+    const now = Date.now();
     const hit = rowCache.get(sessionId);
-    if (hit && hit.until > Date.now()) return hit.value;
+    if (hit && hit.until > now) return hit.value;
+    if (hit && now - hit.until < STALE_MAX_MS) {
+      if (!hit.refreshing) {
+        hit.refreshing = true;
+        load().then(remember, () => {
+          hit.refreshing = false;
+        });
+      }
+      return hit.value;
+    }
     const value = await load();
-    rowCache.set(sessionId, { value, until: Date.now() + 5_000 });
-    if (rowCache.size > 10_000) rowCache.delete(rowCache.keys().next().value as string);
+    remember(value);
     return value;
+
+    function remember(value: { session: DownloadSession; file: FileView }) {
+      rowCache.delete(sessionId);
+      rowCache.set(sessionId, { value, until: Date.now() + ROW_TTL_MS * (0.5 + Math.random()), refreshing: false });
+      if (rowCache.size > 10_000) rowCache.delete(rowCache.keys().next().value as string);
+    }
   }
 }
