@@ -184,7 +184,7 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
         for (let i = 0; i < chunk.length; i += slice) {
           const part = chunk.subarray(i, i + slice);
           if (res.destroyed) return void upRes.destroy();
-          if (!res.write(part)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+          if (!res.write(part)) await drainOrClose(res);
           stats.dataBytes += part.length;
           served[1] += part.length;
           if (bps > 0) await sleep((part.length * 1000) / bps);
@@ -225,4 +225,12 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Waits for 'drain' or 'close', removing the loser's listeners (a response may wait many times). */
+async function drainOrClose(res: ServerResponse): Promise<void> {
+  const ac = new AbortController();
+  await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal })]).finally(() =>
+    ac.abort(),
+  );
 }
