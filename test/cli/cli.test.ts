@@ -198,18 +198,28 @@ describe('haul serve walk-through (the README, with curl)', () => {
     );
     const demo = files.data.files.edges[0].node;
     const start = JSON.parse(await curl(...auth, '-X', 'POST', `${base}/downloads`, '-d', JSON.stringify({ file_id: demo.id })));
-    // A reader that takes its time (about 2 s for the 8 MiB demo): the signal lands mid-transfer.
+    // A reader that takes its time (15 ms per 64 KiB pipe read: about 2 s for the 8 MiB demo), so
+    // the signal lands mid-transfer. curl rather than fetch: undici sometimes reported the server's
+    // close of the then-idle connection as an error after the last byte had arrived.
     let finishedAt = 0;
-    const download = (async () => {
-      const res = await fetch(start.download_url);
+    const download = new Promise<string>((resolve, reject) => {
       const hash = createHash('sha256');
-      for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-        hash.update(piece);
-        await new Promise((r) => setTimeout(r, 15));
-      }
-      finishedAt = Date.now();
-      return hash.digest('hex');
-    })();
+      const reader = spawn('curl', ['-sSf', start.download_url], { stdio: ['ignore', 'pipe', 'pipe'] });
+      reader.stdout.on('data', (b: Buffer) => {
+        hash.update(b);
+        reader.stdout.pause();
+        setTimeout(() => reader.stdout.resume(), 15);
+      });
+      let err = '';
+      reader.stderr.on('data', (b: Buffer) => {
+        err += b;
+      });
+      reader.once('close', (code) => {
+        finishedAt = Date.now();
+        if (code === 0) resolve(hash.digest('hex'));
+        else reject(new Error(`curl exited ${code}: ${err}`));
+      });
+    });
     await new Promise((r) => setTimeout(r, 500));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const killedAt = Date.now();
