@@ -49,7 +49,7 @@ export const getCommand: Command = {
     '  --json             NDJSON events on stdout: start, progress (each second), retry, restart, …, done | error',
     '  --force            replace an existing file at the output path',
     '  --client-id ID     this device’s id (default haul-cli@<hostname>)',
-    '  --hashing H        whole-file SHA-256 on a worker thread (thread, default) or the main thread (inline)',
+    '  --hashing H        SHA-256 on worker threads (thread, default: chunks read back as they land, and the whole file) or the main thread (inline)',
     ...AUTH_USAGE,
     '',
     'Exit codes: 0 downloaded and verified; 1 failed (network, server, disk); 2 usage, configuration,',

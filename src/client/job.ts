@@ -11,7 +11,11 @@ export interface Chunk {
 /** A download's chunks: a regular tiling (every chunk `chunkSize` bytes but the last), so offsets map to chunks by division. */
 export class ChunkMap {
   readonly chunkSize: number;
-  constructor(readonly chunks: readonly Chunk[]) {
+  constructor(
+    readonly chunks: readonly Chunk[],
+    /** Jobs hash chunks as they stream (false: chunks are verified by reading them back, elsewhere). */
+    readonly hashInline = true,
+  ) {
     this.chunkSize = chunks.length > 0 ? chunks[0]!.end - chunks[0]!.start + 1 : 1;
   }
 
@@ -56,7 +60,7 @@ export class Job {
   ) {
     this.pos = from;
     this.current = map.at(from);
-    this.hash = from === this.current.start && this.current.sha256 ? createHash('sha256') : null;
+    this.hash = map.hashInline && from === this.current.start && this.current.sha256 ? createHash('sha256') : null;
   }
 
   get remaining(): number {
@@ -73,7 +77,7 @@ export class Job {
     const chunk = this.current;
     const digest = this.hash?.digest('hex');
     this.current = this.map.at(this.pos);
-    this.hash = this.current.sha256 ? createHash('sha256') : null;
+    this.hash = this.map.hashInline && this.current.sha256 ? createHash('sha256') : null;
     return { chunk, digest };
   }
 }

@@ -41,6 +41,8 @@ export interface SchedulerOptions {
   connections: number;
   /** A remainder inside one chunk is split only when each half would be at least this long. Default 256 KiB. */
   minSplitBytes?: number;
+  /** Connections hash chunks as they stream (default); false: every chunk goes to `verifyOnDisk`. */
+  hashInline?: boolean;
   /** A job is raced when it received nothing for this long, ms. Default 2,000. */
   stallMs?: number;
   /** …or when it runs slower than this fraction of the typical connection. Default 0.25. */
@@ -81,8 +83,8 @@ export class Scheduler {
     private readonly hooks: SchedulerHooks,
     opts: SchedulerOptions,
   ) {
-    this.#opts = { minSplitBytes: 256 * 1024, stallMs: 2000, slowFraction: 0.25, ...opts };
-    this.map = new ChunkMap(chunks);
+    this.#opts = { minSplitBytes: 256 * 1024, stallMs: 2000, slowFraction: 0.25, hashInline: true, ...opts };
+    this.map = new ChunkMap(chunks, opts.hashInline ?? true);
     this.#state = new Uint8Array(chunks.length);
     for (const c of chunks) {
       if (done.has(c.index)) this.#state[c.index] = DONE;

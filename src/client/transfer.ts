@@ -1,3 +1,4 @@
+import { ChunkVerifier } from './chunk-verifier.ts';
 import { noteReceived } from './collect.ts';
 import { HaulClientError } from './errors.ts';
 import { type FetchContext, runJob, type UrlSource } from './fetcher.ts';
@@ -84,13 +85,20 @@ export async function transfer(plan: TransferPlan): Promise<string> {
     resolveDigest = r;
   });
 
+  // With hashing on threads, chunks are verified by a worker reading them back as they land; the
+  // receiving thread hashes nothing.
+  const verifier = plan.hashing === 'thread' ? new ChunkVerifier(plan.part.path) : undefined;
   const scheduler: Scheduler = new Scheduler(
     chunks,
     plan.done,
     signal,
     {
       verifyOnDisk: async (c, prefix) =>
-        (prefix ? await plan.part.digest(prefix.upTo, c.end, prefix.hash) : await plan.part.digest(c.start, c.end)) === c.sha256,
+        (verifier
+          ? await verifier.digest(c.start, c.end)
+          : prefix
+            ? await plan.part.digest(prefix.upTo, c.end, prefix.hash)
+            : await plan.part.digest(c.start, c.end)) === c.sha256,
       onDone(c) {
         journal.append(c.index);
         progress.doneBytes += len(c);
@@ -119,7 +127,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
       },
       onError: fail,
     },
-    { connections: plan.connections, minSplitBytes: plan.minSplitBytes },
+    { connections: plan.connections, minSplitBytes: plan.minSplitBytes, hashInline: !verifier },
   );
   progress.activeConnections = () => scheduler.activeJobs;
   progress.inFlightBytes = () => scheduler.inFlightBytes;
@@ -235,6 +243,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
     return await digest;
   } finally {
     await hasher.close();
+    await verifier?.close();
     await journal.flush().catch(() => {});
   }
 }

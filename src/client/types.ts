@@ -85,9 +85,10 @@ export interface CommonOptions {
   /** Times one chunk may fail verification before the download gives up (CORRUPT_SOURCE). Default 5. */
   maxChunkCorruption?: number;
   /**
-   * Where the whole-file SHA-256 is computed while chunks land: `thread`, a worker thread (a second
-   * core hashes while the main thread receives; ~10 MB more), or `inline`, the main thread between
-   * reads. Default `thread`.
+   * Where SHA-256 is computed: `thread`, two worker threads — one reads each chunk back as it lands
+   * and verifies it, one hashes the whole file in order — so the main thread only receives and
+   * writes (~15 MB more); or `inline`, the main thread (chunks as they stream, the whole file
+   * between reads). Default `thread`.
    */
   hashing?: 'inline' | 'thread';
   /** Tail handling: a remainder is split only into halves of at least this many bytes. Default 256 KiB. */

@@ -1,0 +1,54 @@
+import { Worker } from 'node:worker_threads';
+import { HaulClientError } from './errors.ts';
+
+const WORKER_URL = new URL('./chunk-verify-worker.js', import.meta.url);
+
+/**
+ * Chunk digests computed on a worker thread by reading each chunk back right after it was written
+ * (page cache, not disk). With it, the thread that receives does no hashing at all: on a machine
+ * where one core receives, one hashes the whole file and the server shares both, taking SHA-256
+ * of every chunk off the receiving thread is what keeps the sockets drained.
+ */
+export class ChunkVerifier {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve(hex: string): void; reject(e: unknown): void }>();
+  #next = 0;
+  #failure: HaulClientError | undefined;
+
+  constructor(path: string) {
+    this.#worker = new Worker(WORKER_URL, {
+      workerData: { path },
+      name: 'haul-chunk-verify',
+      execArgv: [],
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
+    });
+    this.#worker.on('message', (m: { id: number; hex?: string; error?: string }) => {
+      const p = this.#pending.get(m.id);
+      this.#pending.delete(m.id);
+      if (m.hex !== undefined) p?.resolve(m.hex);
+      else p?.reject(new HaulClientError('IO', `verifying a chunk failed: ${m.error}`));
+    });
+    this.#worker.on('error', (e) => this.#fail(new HaulClientError('IO', `verifying chunks failed: ${e.message}`)));
+  }
+
+  /** SHA-256 (hex) of bytes [start, end] of the file as they are now. */
+  digest(start: number, end: number): Promise<string> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ type: 'digest', id, start, end });
+    });
+  }
+
+  #fail(e: HaulClientError) {
+    this.#failure ??= e;
+    for (const p of this.#pending.values()) p.reject(e);
+    this.#pending.clear();
+  }
+
+  async close(): Promise<void> {
+    this.#fail(new HaulClientError('IO', 'chunk verifier closed'));
+    await this.#worker.terminate();
+  }
+}
