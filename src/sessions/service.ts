@@ -87,6 +87,10 @@ export function createSessionService(deps: SessionDeps) {
   /** Moves a live session past its expiry to EXPIRED (write-through); returns the fresh row. */
   async function expireIfDue(s: DownloadSession): Promise<DownloadSession> {
     if (!LIVE.includes(s.status) || s.expiresAt > now()) return s;
+    // With Redis, a report extends the session there first; PostgreSQL's expiry learns it at the
+    // next flush. A session active since the last flush is not expired on PostgreSQL's word alone.
+    const [merged] = await live.overlay([s]);
+    if (merged && merged.expiresAt > now()) return s;
     const { count } = await prisma.downloadSession.updateMany({
       where: { id: s.id, status: { in: LIVE } },
       data: { status: 'EXPIRED' },
