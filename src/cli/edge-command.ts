@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/index.ts';
-import { type Command, EXIT, parsePort, UsageError } from './args.ts';
-import { configure, createLogger } from './setup.ts';
+import { type Command, parsePort, UsageError } from './args.ts';
+import { configure, createLogger, runUntilSignal } from './setup.ts';
 
 export const DEFAULT_EDGE_PORT = 8081;
 
@@ -72,22 +72,6 @@ export const edgeCommand: Command = {
         `  health    ${base}/healthz  ${base}/readyz`,
       ].join('\n'),
     );
-    return new Promise((resolve) => {
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, 'shutting down');
-        edge.stop().then(
-          () => resolve(EXIT.OK),
-          (err: unknown) => {
-            log.error({ err }, 'error while shutting down');
-            resolve(EXIT.FAILURE);
-          },
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    return runUntilSignal(() => edge.stop(), log);
   },
 };

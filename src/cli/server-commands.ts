@@ -2,28 +2,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../config/index.ts';
 import type { Runtime } from '../runtime.ts';
 import { type Command, EXIT, parsePort } from './args.ts';
-import { configure, createLogger } from './setup.ts';
-
-/** Runs until SIGTERM/SIGINT, then stops gracefully: in-flight requests finish first. */
-async function runUntilSignal(runtime: Runtime, log: ReturnType<typeof createLogger>): Promise<number> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'shutting down');
-      runtime.stop().then(
-        () => resolve(EXIT.OK),
-        (err) => {
-          log.error({ err }, 'error while shutting down');
-          resolve(EXIT.FAILURE);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-}
+import { configure, createLogger, runUntilSignal } from './setup.ts';
 
 function banner(config: Config, runtime: Runtime, role: 'serve' | 'api', demoId?: string): string {
   const base = runtime.baseUrl;
@@ -88,7 +67,7 @@ function serverCommand(role: 'serve' | 'api'): Command {
               .catch(() => null)
           : null;
       console.log(banner(config, runtime, role, demo?.id));
-      return runUntilSignal(runtime, log);
+      return runUntilSignal(() => runtime.stop(), log);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { type Config, type ConfigOverrides, loadConfig, processEnv } from '../config/index.ts';
 import { loadOrCreateSecrets } from '../config/secrets.ts';
+import { EXIT } from './args.ts';
 
 /**
  * Loads configuration for a command. In embedded mode (no DATABASE_URL) secrets the
@@ -36,5 +37,33 @@ export function createLogger(level: string) {
     base: { service: 'haul' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['*.authorization', '*.headers.authorization', '*.token', '*.secret', '*.password'], censor: '[redacted]' },
+  });
+}
+
+/**
+ * Runs until SIGTERM or SIGINT, then `stop()`s gracefully (in-flight work finishes first):
+ * exit code 0, or 1 if stopping failed. A second signal while stopping is ignored.
+ */
+export function runUntilSignal(
+  stop: () => Promise<void>,
+  log: ReturnType<typeof createLogger>,
+  message = 'shutting down',
+): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, message);
+      stop().then(
+        () => resolve(EXIT.OK),
+        (err: unknown) => {
+          log.error({ err }, 'error while shutting down');
+          resolve(EXIT.FAILURE);
+        },
+      );
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
   });
 }

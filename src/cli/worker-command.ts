@@ -1,7 +1,7 @@
 import { ConfigError } from '../config/index.ts';
 import { QUEUE_NAMES, type QueueName } from '../jobs/queues.ts';
-import { type Command, EXIT, UsageError } from './args.ts';
-import { configure, createLogger } from './setup.ts';
+import { type Command, UsageError } from './args.ts';
+import { configure, createLogger, runUntilSignal } from './setup.ts';
 
 const summary = 'run background jobs (ingest, session expiry) from Redis with BullMQ, until SIGTERM';
 
@@ -63,22 +63,6 @@ export const workerCommand: Command = {
     console.log(
       `haul worker ${process.pid} consuming ${shown.join(', ')} (ingest concurrency ${config.jobs.ingestConcurrency}, ${config.storage.kind} store)`,
     );
-    return new Promise((resolve) => {
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, 'shutting down: finishing running jobs');
-        worker.stop().then(
-          () => resolve(EXIT.OK),
-          (err: unknown) => {
-            log.error({ err }, 'error while shutting down');
-            resolve(EXIT.FAILURE);
-          },
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    return runUntilSignal(() => worker.stop(), log, 'shutting down: finishing running jobs');
   },
 };
