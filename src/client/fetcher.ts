@@ -167,7 +167,7 @@ function fetchOnce(job: Job, url: string, ctx: FetchContext, writer: StagedWrite
       },
     };
     try {
-      ctx.pools.get(source).dispatch({ path: `${u.pathname}${u.search}`, method: 'GET', headers: rangeHeaders(req) }, handler);
+      ctx.pools.stream(source).dispatch({ path: `${u.pathname}${u.search}`, method: 'GET', headers: rangeHeaders(req) }, handler);
     } catch (e) {
       failure ??= e;
       finish();

@@ -1,4 +1,5 @@
 import { HaulClientError } from './errors.ts';
+import { type RangeDispatcher, RawHttpPool } from './raw-http.ts';
 import { parseRetryAfter } from './retry.ts';
 import { type Dispatcher, Pool } from './undici.ts';
 
@@ -17,11 +18,17 @@ export interface PoolOptions {
   /** Silence inside a body, ms. */
   bodyTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Stream plain-HTTP ranges with RawHttpPool (default) rather than undici. */
+  rawHttp?: boolean;
 }
 
-/** Keep-alive pools, one per origin (a refreshed URL may point elsewhere). */
+/**
+ * Keep-alive pools, one per origin (a refreshed URL may point elsewhere): undici for requests
+ * and HTTPS, and for streaming ranges from a plain-HTTP origin the leaner RawHttpPool (raw-http.ts).
+ */
 export class PoolSet {
   readonly #pools = new Map<string, Pool>();
+  readonly #raw = new Map<string, RangeDispatcher>();
   constructor(private readonly opts: PoolOptions) {}
 
   get(origin: string): Pool {
@@ -40,9 +47,21 @@ export class PoolSet {
     return pool;
   }
 
+  /** The dispatcher that streams range bodies from `origin`. */
+  stream(origin: string): RangeDispatcher {
+    if (!origin.startsWith('http:') || this.opts.rawHttp === false) return this.get(origin);
+    let raw = this.#raw.get(origin);
+    if (!raw) {
+      raw = new RawHttpPool(origin, this.opts);
+      this.#raw.set(origin, raw);
+    }
+    return raw;
+  }
+
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
+    const pools = [...this.#pools.values(), ...this.#raw.values()];
     this.#pools.clear();
+    this.#raw.clear();
     await Promise.all(pools.map((p) => p.destroy().catch(() => {})));
   }
 }

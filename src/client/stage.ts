@@ -34,10 +34,14 @@ export class StagedWriter {
     this.#pending = [];
   }
 
-  /** Takes `piece`; false when both buffers are busy: stop feeding until `drained()` resolves. */
+  /**
+   * Takes `piece`; false when both buffers are busy: stop feeding until `drained()` resolves.
+   * `piece` is only read during the call (a socket's reusable read buffer may be passed): what
+   * cannot be staged yet is copied.
+   */
   push(piece: Buffer): boolean {
     if (this.#pending.length > 0) {
-      this.#pending.push(piece);
+      this.#pending.push(Buffer.from(piece));
       return false;
     }
     const size = this.bufs[0].length;
@@ -47,7 +51,7 @@ export class StagedWriter {
       off += n;
       if (this.#filled < size) continue;
       if (this.#writing) {
-        if (off < piece.length) this.#pending.push(piece.subarray(off));
+        if (off < piece.length) this.#pending.push(Buffer.from(piece.subarray(off)));
         return false;
       }
       this.#swap();

@@ -1,0 +1,430 @@
+import { connect, type Socket } from 'node:net';
+import type { Dispatcher } from './undici.ts';
+
+/** What the engine streams with: undici's `Pool`, or this client for plain-HTTP origins. */
+export interface RangeDispatcher {
+  dispatch(opts: { path: string; method: 'GET'; headers: Record<string, string> }, handler: Dispatcher.DispatchHandler): void;
+  destroy(): Promise<void>;
+}
+
+export interface RawHttpOptions {
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+/** Each socket reads into one buffer of its own, reused for every read. */
+const READ_BYTES = 256 * 1024;
+const MAX_HEAD_BYTES = 64 * 1024;
+/** An idle keep-alive socket is closed after this long (servers close theirs after 5 s or more). */
+const IDLE_MS = 4_000;
+
+/** A socket failure with a code, as undici reports them (networkError() keeps code and message). */
+class SocketError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A minimal HTTP/1.1 client for the one thing the engine does with a plain-HTTP origin: a GET with
+ * a Range header, its body streamed to the caller. Each socket reads straight into one reusable
+ * buffer (`net.connect`'s `onread`), so receiving allocates nothing per read and copies nothing
+ * before the caller's own copy into its staging buffer. undici's parser runs in WebAssembly and
+ * copies every read into its memory; for 1 GiB over 8 connections that was ~1.3 s of CPU where
+ * this takes ~0.6 s, nearly all of it the kernel's (bench/client).
+ *
+ * Bodies must be delimited by Content-Length, or by the end of the connection; anything else (a
+ * chunked body, a malformed head) is an error of code BAD_RESPONSE. HTTPS origins use undici.
+ * The handler protocol is undici's DispatchHandler (start, response start, data, end or error),
+ * so the fetcher drives both the same way; data passed to `onResponseData` is only valid during
+ * the call.
+ */
+export class RawHttpPool implements RangeDispatcher {
+  readonly #host: string;
+  readonly #port: number;
+  readonly #idle: Conn[] = [];
+  #closed = false;
+
+  constructor(
+    origin: string,
+    private readonly opts: RawHttpOptions,
+  ) {
+    const u = new URL(origin);
+    if (u.protocol !== 'http:') throw new TypeError(`RawHttpPool is for http: origins, not ${u.protocol}`);
+    this.#host = u.hostname.replace(/^\[|\]$/g, '');
+    this.#port = Number(u.port || 80);
+  }
+
+  dispatch(opts: { path: string; method: 'GET'; headers: Record<string, string> }, handler: Dispatcher.DispatchHandler): void {
+    const head = [`GET ${opts.path} HTTP/1.1`, `host: ${this.#hostHeader()}`];
+    for (const [k, v] of Object.entries(opts.headers)) head.push(`${k}: ${v}`);
+    const request = `${head.join('\r\n')}\r\n\r\n`;
+    const exchange = new Exchange(handler, request, this.opts);
+    handler.onRequestStart?.(exchange.controller, {});
+    if (exchange.done) return;
+    if (this.#closed) exchange.fail(new SocketError('the client was closed', 'UND_ERR_DESTROYED'));
+    else this.#send(exchange, true);
+  }
+
+  /** Sends on an idle socket (a reused one that closes before answering is retried once on a new one). */
+  #send(exchange: Exchange, mayReuse: boolean): void {
+    let conn: Conn | undefined;
+    while (mayReuse && !conn && this.#idle.length > 0) {
+      const idle = this.#idle.pop()!;
+      if (!idle.socket.destroyed) conn = idle;
+    }
+    conn ??= this.#connect();
+    conn.start(exchange, {
+      release: () => {
+        if (this.#closed) conn.socket.destroy();
+        else this.#idle.push(conn);
+      },
+      retry: conn.reused ? () => this.#send(exchange, false) : undefined,
+    });
+  }
+
+  #connect(): Conn {
+    const conn: Conn = new Conn(
+      connect({
+        host: this.#host,
+        port: this.#port,
+        noDelay: true,
+        onread: { buffer: Buffer.allocUnsafe(READ_BYTES), callback: (n, buf) => conn.onRead(n, buf as Buffer) },
+      }),
+      this.opts.connectTimeoutMs,
+    );
+    conn.socket.on('close', () => {
+      const i = this.#idle.indexOf(conn);
+      if (i >= 0) this.#idle.splice(i, 1);
+    });
+    return conn;
+  }
+
+  #hostHeader(): string {
+    const h = this.#host.includes(':') ? `[${this.#host}]` : this.#host;
+    return this.#port === 80 ? h : `${h}:${this.#port}`;
+  }
+
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    for (const c of this.#idle.splice(0)) c.socket.destroy();
+  }
+}
+
+/** One socket; an exchange at a time. */
+class Conn {
+  exchange: Exchange | undefined;
+  reused = false;
+  #hooks: { release(): void; retry: (() => void) | undefined } | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  /** What silence on the socket means now (one 'timeout' listener; the timer is re-armed per phase). */
+  #silence: { ms: number; error: () => Error } | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly connectTimeoutMs: number,
+  ) {
+    socket.on('timeout', () => {
+      const s = socket.connecting ? this.#connecting() : this.#silence;
+      if (s) this.#fail(s.error());
+    });
+    socket.once('connect', () => this.#arm());
+    socket.on('error', (e: NodeJS.ErrnoException) => this.#fail(new SocketError(e.message, e.code ?? 'UND_ERR_SOCKET')));
+    socket.on('close', () => this.#fail(new SocketError('other side closed', 'UND_ERR_SOCKET')));
+    this.#arm();
+  }
+
+  #connecting() {
+    const ms = this.connectTimeoutMs;
+    return { ms, error: () => new SocketError(`connect timeout (${ms} ms)`, 'UND_ERR_CONNECT_TIMEOUT') };
+  }
+
+  /** Sets the inactivity timer for the current phase: connecting, waiting for headers, in a body, idle (none). */
+  #arm(): void {
+    const s = this.socket.connecting ? this.#connecting() : this.#silence;
+    this.socket.setTimeout(s?.ms ?? 0);
+  }
+
+  start(exchange: Exchange, hooks: { release(): void; retry: (() => void) | undefined }): void {
+    clearTimeout(this.#idleTimer);
+    this.exchange = exchange;
+    this.#hooks = hooks;
+    exchange.attach(this);
+    const ms = exchange.timeouts.headersTimeoutMs;
+    this.#silence = { ms, error: () => new SocketError(`no response headers within ${ms} ms`, 'UND_ERR_HEADERS_TIMEOUT') };
+    this.#arm();
+    if (this.socket.isPaused()) this.socket.resume();
+    this.socket.write(exchange.request);
+  }
+
+  /** A read landed in the socket's buffer; false pauses the socket (the caller asked for it). */
+  onRead(n: number, buf: Buffer): boolean {
+    const ex = this.exchange;
+    if (!ex) {
+      // Bytes nobody asked for on an idle socket: it cannot be trusted for another request.
+      this.socket.destroy();
+      return false;
+    }
+    ex.onBytes(buf.subarray(0, n));
+    return !this.socket.isPaused();
+  }
+
+  /** The exchange ended with its body complete: the socket goes back to the pool if it may. */
+  finished(keepAlive: boolean): void {
+    const hooks = this.#hooks;
+    this.exchange = undefined;
+    this.#hooks = undefined;
+    this.#silence = undefined;
+    this.#arm();
+    if (!keepAlive || this.socket.destroyed) {
+      this.socket.destroy();
+      return;
+    }
+    this.reused = true;
+    this.#idleTimer = setTimeout(() => this.socket.destroy(), IDLE_MS).unref();
+    hooks?.release();
+  }
+
+  /** The exchange ended otherwise (aborted, failed): the socket is not reused. */
+  abandoned(): void {
+    this.exchange = undefined;
+    this.#hooks = undefined;
+    this.socket.destroy();
+  }
+
+  /** The response head arrived: from now on, silence means a stalled body. */
+  bodyTimeout(ms: number): void {
+    this.#silence = { ms, error: () => new SocketError(`no body bytes for ${ms} ms`, 'UND_ERR_BODY_TIMEOUT') };
+    this.#arm();
+  }
+
+  #fail(e: Error): void {
+    const ex = this.exchange;
+    const retry = this.#hooks?.retry;
+    this.exchange = undefined;
+    this.#hooks = undefined;
+    this.socket.destroy();
+    if (!ex || ex.done) return;
+    // A kept-alive socket the server had already closed: nothing was answered, so send again.
+    if (retry && !ex.answered) {
+      ex.detach();
+      retry();
+      return;
+    }
+    ex.fail(e);
+  }
+}
+
+/** One request and its response, driving the caller's handler. */
+class Exchange {
+  done = false;
+  /** Any byte of the response arrived. */
+  answered = false;
+  readonly controller: Dispatcher.DispatchController;
+  #conn: Conn | undefined;
+  #head = '';
+  #remaining = -1;
+  #untilClose = false;
+  #chunked = false;
+  #chunk: { state: 'size' | 'data' | 'data-end' | 'trailer'; left: number; line: string } = { state: 'size', left: 0, line: '' };
+  #keepAlive = true;
+  #inBody = false;
+  #paused = false;
+  #aborted = false;
+  #reason: Error | null = null;
+
+  constructor(
+    private readonly handler: Dispatcher.DispatchHandler,
+    readonly request: string,
+    readonly timeouts: RawHttpOptions,
+  ) {
+    const self = this;
+    this.controller = {
+      get aborted() {
+        return self.#aborted;
+      },
+      get paused() {
+        return self.#paused;
+      },
+      get reason() {
+        return self.#reason;
+      },
+      abort: (reason: Error) => this.#abort(reason),
+      pause: () => {
+        this.#paused = true;
+        this.#conn?.socket.pause();
+      },
+      resume: () => {
+        this.#paused = false;
+        this.#conn?.socket.resume();
+      },
+    };
+  }
+
+  attach(conn: Conn): void {
+    this.#conn = conn;
+    if (this.#paused) conn.socket.pause();
+  }
+
+  detach(): void {
+    this.#conn = undefined;
+  }
+
+  onBytes(data: Buffer): void {
+    if (this.done) return;
+    this.answered = true;
+    let body = data;
+    while (!this.#inBody) {
+      const before = this.#head.length;
+      this.#head += body.toString('latin1');
+      const end = this.#head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (this.#head.length > MAX_HEAD_BYTES) this.fail(new SocketError('response head too large', 'BAD_RESPONSE'));
+        return;
+      }
+      const head = this.#head.slice(0, end);
+      body = body.subarray(end + 4 - before);
+      this.#head = '';
+      // false: an interim (1xx) head, the real one follows in the same bytes or later ones.
+      if (!this.#startResponse(head) && !this.done) continue;
+      if (this.done) return;
+    }
+    if (this.#chunked) {
+      const wrong = this.#decodeChunked(body);
+      if (wrong) {
+        this.fail(new SocketError(`chunked body: ${wrong}`, 'BAD_RESPONSE'));
+        return;
+      }
+    } else if (body.length > 0) {
+      if (!this.#untilClose && body.length > this.#remaining) {
+        // More than the response announced: the connection is out of step.
+        this.fail(new SocketError('the server sent more than Content-Length', 'BAD_RESPONSE'));
+        return;
+      }
+      if (!this.#untilClose) this.#remaining -= body.length;
+      this.handler.onResponseData?.(this.controller, body);
+    }
+    this.#maybeEnd();
+  }
+
+  /** A chunked body (RFC 9112 §7.1): sizes in hex on their own lines, data, then trailers. Returns what is wrong with it, if anything. */
+  #decodeChunked(body: Buffer): string | undefined {
+    let i = 0;
+    while (i < body.length && !this.done) {
+      if (this.#chunk.state === 'data') {
+        const n = Math.min(this.#chunk.left, body.length - i);
+        this.handler.onResponseData?.(this.controller, body.subarray(i, i + n));
+        this.#chunk.left -= n;
+        i += n;
+        if (this.#chunk.left === 0) this.#chunk.state = 'data-end';
+        continue;
+      }
+      const nl = body.indexOf(10, i);
+      this.#chunk.line += body.toString('latin1', i, nl < 0 ? body.length : nl);
+      if (this.#chunk.line.length > 4096) return 'line too long';
+      if (nl < 0) return undefined;
+      i = nl + 1;
+      const line = this.#chunk.line.replace(/\r$/, '');
+      this.#chunk.line = '';
+      if (this.#chunk.state === 'data-end') {
+        if (line !== '') return 'no CRLF after a chunk';
+        this.#chunk.state = 'size';
+      } else if (this.#chunk.state === 'size') {
+        const m = /^([0-9a-fA-F]{1,12})(?:[ \t]*;.*)?$/.exec(line);
+        if (!m) return `bad chunk size ${JSON.stringify(line.slice(0, 40))}`;
+        this.#chunk.left = Number.parseInt(m[1]!, 16);
+        this.#chunk.state = this.#chunk.left === 0 ? 'trailer' : 'data';
+      } else if (line === '') {
+        // The empty line after the trailers: the body is complete.
+        if (i !== body.length) return 'bytes after the end of a chunked body';
+        this.#remaining = 0;
+        this.#chunked = false;
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Parses the head and tells the handler; false when the exchange ended there. */
+  #startResponse(head: string): boolean {
+    const lines = head.split('\r\n');
+    const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? '');
+    if (!m) {
+      this.fail(new SocketError(`not an HTTP/1.x response: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`, 'BAD_RESPONSE'));
+      return false;
+    }
+    const status = Number(m[2]);
+    const headers: Record<string, string | string[]> = {};
+    for (const line of lines.slice(1)) {
+      const i = line.indexOf(':');
+      if (i <= 0) continue;
+      const k = line.slice(0, i).trim().toLowerCase();
+      const v = line.slice(i + 1).trim();
+      const prev = headers[k];
+      headers[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    }
+    if (status >= 100 && status < 200) return false; // an interim response (100 Continue): the real one follows
+    const connection = String(headers.connection ?? '').toLowerCase();
+    this.#keepAlive = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
+    const te = headers['transfer-encoding'];
+    const length = headers['content-length'];
+    if (status === 204 || status === 304) this.#remaining = 0;
+    else if (te !== undefined) {
+      if (String(te).toLowerCase() !== 'chunked') {
+        this.fail(new SocketError(`unsupported Transfer-Encoding: ${String(te)}`, 'BAD_RESPONSE'));
+        return false;
+      }
+      this.#chunked = true;
+      this.#remaining = 1;
+    } else if (typeof length === 'string' && /^\d+$/.test(length)) this.#remaining = Number(length);
+    else if (length === undefined) {
+      this.#untilClose = true;
+      this.#keepAlive = false;
+    } else {
+      this.fail(new SocketError(`bad Content-Length: ${String(length)}`, 'BAD_RESPONSE'));
+      return false;
+    }
+    this.#inBody = true;
+    this.#conn?.bodyTimeout(this.timeouts.bodyTimeoutMs);
+    this.handler.onResponseStart?.(this.controller, status, headers, '');
+    return !this.done;
+  }
+
+  #maybeEnd(): void {
+    if (this.done || this.#untilClose || this.#remaining > 0) return;
+    this.done = true;
+    const conn = this.#conn;
+    this.#conn = undefined;
+    conn?.finished(this.#keepAlive);
+    this.handler.onResponseEnd?.(this.controller, {});
+  }
+
+  #abort(reason: Error): void {
+    if (this.done) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.fail(reason);
+  }
+
+  /** Ends the exchange with an error; a body read until the close ends here normally. */
+  fail(e: Error): void {
+    if (this.done) return;
+    if (this.#untilClose && !this.#aborted && e instanceof SocketError && e.message === 'other side closed') {
+      this.done = true;
+      this.#conn = undefined;
+      this.handler.onResponseEnd?.(this.controller, {});
+      return;
+    }
+    this.done = true;
+    const conn = this.#conn;
+    this.#conn = undefined;
+    conn?.abandoned();
+    // Asynchronously, as undici does: the caller may still be inside its own callback.
+    queueMicrotask(() => this.handler.onResponseError?.(this.controller, e));
+  }
+}
