@@ -41,6 +41,13 @@ export interface SchedulerOptions {
   connections: number;
   /** A remainder inside one chunk is split only when each half would be at least this long. Default 256 KiB. */
   minSplitBytes?: number;
+  /**
+   * A claim covers at most this many bytes (whole chunks; at least one). Claims are taken in file
+   * order, so this bounds how far the verified prefix — which the whole-file hash follows — trails
+   * the bytes received: about connections × maxClaimBytes, all left to hash when the last byte
+   * lands. Default 32 MiB: one request per claim costs a round trip, negligible at that size.
+   */
+  maxClaimBytes?: number;
   /** Connections hash chunks as they stream (default); false: every chunk goes to `verifyOnDisk`. */
   hashInline?: boolean;
   /** A job is raced when it received nothing for this long, ms. Default 2,000. */
@@ -83,7 +90,14 @@ export class Scheduler {
     private readonly hooks: SchedulerHooks,
     opts: SchedulerOptions,
   ) {
-    this.#opts = { minSplitBytes: 256 * 1024, stallMs: 2000, slowFraction: 0.25, hashInline: true, ...opts };
+    this.#opts = {
+      minSplitBytes: 256 * 1024,
+      stallMs: 2000,
+      slowFraction: 0.25,
+      hashInline: true,
+      maxClaimBytes: 32 * 1024 * 1024,
+      ...opts,
+    };
     this.map = new ChunkMap(chunks, opts.hashInline ?? true);
     this.#state = new Uint8Array(chunks.length);
     for (const c of chunks) {
@@ -119,8 +133,9 @@ export class Scheduler {
       if (again !== undefined) return this.#claim(again, again, 'chunks');
       const first = this.#takeQueued();
       if (first !== undefined) {
-        // A fair share of what is left, as one run of consecutive chunks.
-        const share = Math.max(1, Math.floor((this.#queued + 1) / this.#opts.connections));
+        // A fair share of what is left, as one run of consecutive chunks, of at most maxClaimBytes.
+        const cap = Math.max(1, Math.floor(this.#opts.maxClaimBytes / this.map.chunkSize));
+        const share = Math.max(1, Math.min(cap, Math.floor((this.#queued + 1) / this.#opts.connections)));
         let last = first;
         while (last - first + 1 < share && this.#queue[this.#head] === last + 1 && this.#state[last + 1] === PENDING) {
           this.#takeQueued();

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import type { Chunk } from '../../src/client/job.ts';
+import { Scheduler } from '../../src/client/scheduler.ts';
+
+const MiB = 1024 * 1024;
+const chunks = (n: number, size: number): Chunk[] =>
+  Array.from({ length: n }, (_, index) => ({ index, start: index * size, end: (index + 1) * size - 1 }));
+const hooks = {
+  verifyOnDisk: async () => true,
+  onDone() {},
+  onCorrupt() {},
+  onTail() {},
+  onError(e: unknown) {
+    throw e;
+  },
+};
+
+describe('Scheduler claims', () => {
+  it('claims runs of consecutive chunks in file order: a fair share, at most maxClaimBytes', async () => {
+    const s = new Scheduler(chunks(100, MiB), new Set(), new AbortController().signal, hooks, {
+      connections: 4,
+      maxClaimBytes: 8 * MiB,
+    });
+    const claims = [];
+    for (let i = 0; i < 4; i++) {
+      const job = (await s.next())!;
+      claims.push([job.from / MiB, (job.to + 1) / MiB]);
+    }
+    // 100 chunks ÷ 4 connections would be 25 each; the cap keeps claims at 8 MiB, back to back.
+    expect(claims).toEqual([
+      [0, 8],
+      [8, 16],
+      [16, 24],
+      [24, 32],
+    ]);
+    s.close();
+  });
+
+  it('near the end of the queue a claim shrinks to the fair share, and never below one chunk', async () => {
+    const s = new Scheduler(chunks(10, 4 * MiB), new Set([0, 1, 2, 3]), new AbortController().signal, hooks, {
+      connections: 4,
+      maxClaimBytes: MiB,
+    });
+    const job = (await s.next())!;
+    // Done chunks are skipped; a 1 MiB cap below the 4 MiB chunk size still claims one whole chunk.
+    expect([job.from, job.to]).toEqual([4 * 4 * MiB, 5 * 4 * MiB - 1]);
+    s.close();
+  });
+});
