@@ -19,8 +19,6 @@ import { embeddedLiveState, redisLiveState } from './sessions/live.ts';
 import { createSessionService } from './sessions/service.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { FsBlobStore } from './storage/fs.ts';
-import { S3BlobStore } from './storage/s3.ts';
-import { createS3Client } from './storage/s3-client.ts';
 
 export interface Runtime {
   app: App;
@@ -37,9 +35,13 @@ export interface RuntimeOptions {
   role: 'serve' | 'api';
 }
 
-function openStore(config: Config): { store: BlobStore; signer?: (keyring: Keyring, base: () => string) => DownloadUrlSigner } {
+/** The store, and for S3 the client's presigner; the AWS SDK is imported only for S3. */
+async function openStore(
+  config: Config,
+): Promise<{ store: BlobStore; signer?: (keyring: Keyring, base: () => string) => DownloadUrlSigner }> {
   if (config.storage.kind === 'fs') return { store: new FsBlobStore(config.storage.root) };
   const s3 = config.storage;
+  const [{ S3BlobStore }, { createS3Client }] = await Promise.all([import('./storage/s3.ts'), import('./storage/s3-client.ts')]);
   const client = createS3Client(s3);
   return {
     store: new S3BlobStore(client, s3.bucket),
@@ -82,7 +84,7 @@ export async function startRuntime(config: Config, log: Logger, opts: RuntimeOpt
     const migrated = await migrateDatabase(db, { log: (msg) => log.info(msg) });
     if (migrated.applied.length) log.info({ applied: migrated.applied }, 'migrations applied');
 
-    const { store, signer: s3Signer } = openStore(config);
+    const { store, signer: s3Signer } = await openStore(config);
     const keyring = new Keyring(config.signing);
     let baseUrl = config.publicUrl ?? '';
     const edgeBase = () => config.edgeUrl ?? baseUrl;

@@ -42,7 +42,7 @@ export async function runIngest(o: IngestRun): Promise<number> {
   const line = statusLine(!json && process.stderr.isTTY === true);
 
   // 1. The bytes go to the store directly (never through the API), atomically under `key`.
-  const store = openBlobStore(o.config.storage);
+  const store = await openBlobStore(o.config.storage);
   let sent = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {

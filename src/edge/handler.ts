@@ -22,7 +22,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { isHaulError } from '../errors.ts';
-import { contentDisposition } from '../storage/s3-presign.ts';
+import { contentDisposition } from '../storage/content-disposition.ts';
 import { isReservedKey } from '../storage/versions.ts';
 import { type ByteCounter, multipartBody, sendChunks, sendExact } from './body.ts';
 import { type ConditionalHeaders, effectiveLastModified, evaluatePreconditions } from './conditionals.ts';

@@ -43,7 +43,7 @@ export interface EdgeRuntimeOptions {
  * the edge must know.
  */
 export async function startEdgeRuntime(config: Config, log: Logger, opts: EdgeRuntimeOptions = {}): Promise<EdgeRuntime> {
-  const store = openBlobStore(config.storage);
+  const store = await openBlobStore(config.storage);
   const edge = config.edge;
   const upstream = opts.upstream ? new UpstreamOrigin({ baseUrl: opts.upstream, hopSecret: edge.hopSecrets[0] }) : undefined;
   const base: Origin = upstream ?? new StoreOrigin(store);

@@ -49,7 +49,7 @@ export async function startWorkerProcess(
     const jobs = await startJobs({
       config,
       prisma: db.prisma,
-      store: openBlobStore(config.storage),
+      store: await openBlobStore(config.storage),
       log,
       role: 'worker',
       queues: opts.queues,

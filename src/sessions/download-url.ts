@@ -1,6 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type Keyring, signDownloadUrl } from '../edge/signing.ts';
-import { presignGetUrl } from '../storage/s3-presign.ts';
 
 /** What a download URL is made for: one object version, named for the user. */
 export interface UrlSubject {
@@ -41,6 +40,8 @@ export function s3UrlSigner(client: S3Client, bucket: string): DownloadUrlSigner
   return {
     async sign(s, expiresAt) {
       const seconds = Math.max(1, Math.min(604_800, Math.round((expiresAt.getTime() - Date.now()) / 1000)));
+      // Imported on first use (with the AWS SDK, which a folder store never needs).
+      const { presignGetUrl } = await import('../storage/s3-presign.ts');
       return presignGetUrl(client, {
         bucket,
         key: s.storageKey,

@@ -1,5 +1,8 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { contentDisposition } from './content-disposition.ts';
+
+export { contentDisposition };
 
 /** S3 refuses presigned URLs that live longer than 7 days. */
 export const MAX_PRESIGN_SECONDS = 604_800;
@@ -12,21 +15,6 @@ export interface PresignGetInput {
   filename?: string | undefined;
   /** Sets `response-content-type`. */
   contentType?: string | undefined;
-}
-
-// RFC 8187 attr-char: ALPHA / DIGIT / "!" / "#" / "$" / "&" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
-const encodeRfc8187 = (s: string): string =>
-  encodeURIComponent(s).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
-/**
- * `Content-Disposition` per RFC 6266: a plain quoted `filename` when the name is safe ASCII;
- * otherwise an ASCII fallback (non-ASCII, quotes, backslashes and control characters replaced
- * by `_`) plus `filename*=UTF-8''…` for clients that understand RFC 8187.
- */
-export function contentDisposition(filename: string, type: 'attachment' | 'inline' = 'attachment'): string {
-  const fallback = filename.replace(/[^\x20-\x7e]|["\\%]/gu, '_');
-  if (fallback === filename) return `${type}; filename="${filename}"`;
-  return `${type}; filename="${fallback}"; filename*=UTF-8''${encodeRfc8187(filename)}`;
 }
 
 /**
