@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { ResponseParser } from './http1-response.ts';
 import type { Dispatcher } from './undici.ts';
 
 /** What the engine streams with: undici's `Pool`, or this client for plain-HTTP origins. */
@@ -15,7 +16,6 @@ export interface RawHttpOptions {
 
 /** Each socket reads into one buffer of its own, reused for every read. */
 const READ_BYTES = 256 * 1024;
-const MAX_HEAD_BYTES = 64 * 1024;
 /** An idle keep-alive socket is closed after this long (servers close theirs after 5 s or more). */
 const IDLE_MS = 4_000;
 
@@ -29,6 +29,13 @@ class SocketError extends Error {
   }
 }
 
+/** The connection closed: an error, unless it ends a body delimited by the close. */
+class ClosedError extends SocketError {
+  constructor() {
+    super('other side closed', 'UND_ERR_SOCKET');
+  }
+}
+
 /**
  * A minimal HTTP/1.1 client for the one thing the engine does with a plain-HTTP origin: a GET with
  * a Range header, its body streamed to the caller. Each socket reads straight into one reusable
@@ -37,8 +44,8 @@ class SocketError extends Error {
  * copies every read into its memory; for 1 GiB over 8 connections that was ~1.3 s of CPU where
  * this takes ~0.6 s, nearly all of it the kernel's (bench/client).
  *
- * Bodies must be delimited by Content-Length, or by the end of the connection; anything else (a
- * chunked body, a malformed head) is an error of code BAD_RESPONSE. HTTPS origins use undici.
+ * Bodies may be delimited by Content-Length, chunked, or by the end of the connection
+ * (http1-response.ts); a malformed response is an error of code BAD_RESPONSE. HTTPS origins use undici.
  * The handler protocol is undici's DispatchHandler (start, response start, data, end or error),
  * so the fetcher drives both the same way; data passed to `onResponseData` is only valid during
  * the call.
@@ -135,7 +142,7 @@ class Conn {
     });
     socket.once('connect', () => this.#arm());
     socket.on('error', (e: NodeJS.ErrnoException) => this.#fail(new SocketError(e.message, e.code ?? 'UND_ERR_SOCKET')));
-    socket.on('close', () => this.#fail(new SocketError('other side closed', 'UND_ERR_SOCKET')));
+    socket.on('close', () => this.#fail(new ClosedError()));
     this.#arm();
   }
 
@@ -227,16 +234,18 @@ class Exchange {
   answered = false;
   readonly controller: Dispatcher.DispatchController;
   #conn: Conn | undefined;
-  #head = '';
-  #remaining = -1;
-  #untilClose = false;
-  #chunked = false;
-  #chunk: { state: 'size' | 'data' | 'data-end' | 'trailer'; left: number; line: string } = { state: 'size', left: 0, line: '' };
-  #keepAlive = true;
-  #inBody = false;
+  #keepAlive = false;
   #paused = false;
-  #aborted = false;
+  /** Why the caller aborted (null: it did not). */
   #reason: Error | null = null;
+  readonly #parser = new ResponseParser({
+    head: (h) => {
+      this.#keepAlive = h.keepAlive;
+      this.#conn?.bodyTimeout(this.timeouts.bodyTimeoutMs);
+      this.handler.onResponseStart?.(this.controller, h.status, h.headers, '');
+    },
+    data: (piece) => this.handler.onResponseData?.(this.controller, piece),
+  });
 
   constructor(
     private readonly handler: Dispatcher.DispatchHandler,
@@ -246,7 +255,7 @@ class Exchange {
     const self = this;
     this.controller = {
       get aborted() {
-        return self.#aborted;
+        return self.#reason !== null;
       },
       get paused() {
         return self.#paused;
@@ -254,7 +263,11 @@ class Exchange {
       get reason() {
         return self.#reason;
       },
-      abort: (reason: Error) => this.#abort(reason),
+      abort: (reason: Error) => {
+        if (this.done) return;
+        this.#reason = reason;
+        this.fail(reason);
+      },
       pause: () => {
         this.#paused = true;
         this.#conn?.socket.pause();
@@ -278,146 +291,25 @@ class Exchange {
   onBytes(data: Buffer): void {
     if (this.done) return;
     this.answered = true;
-    let body = data;
-    while (!this.#inBody) {
-      const before = this.#head.length;
-      this.#head += body.toString('latin1');
-      const end = this.#head.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (this.#head.length > MAX_HEAD_BYTES) this.fail(new SocketError('response head too large', 'BAD_RESPONSE'));
-        return;
-      }
-      const head = this.#head.slice(0, end);
-      body = body.subarray(end + 4 - before);
-      this.#head = '';
-      // false: an interim (1xx) head, the real one follows in the same bytes or later ones.
-      if (!this.#startResponse(head) && !this.done) continue;
-      if (this.done) return;
-    }
-    if (this.#chunked) {
-      const wrong = this.#decodeChunked(body);
-      if (wrong) {
-        this.fail(new SocketError(`chunked body: ${wrong}`, 'BAD_RESPONSE'));
-        return;
-      }
-    } else if (body.length > 0) {
-      if (!this.#untilClose && body.length > this.#remaining) {
-        // More than the response announced: the connection is out of step.
-        this.fail(new SocketError('the server sent more than Content-Length', 'BAD_RESPONSE'));
-        return;
-      }
-      if (!this.#untilClose) this.#remaining -= body.length;
-      this.handler.onResponseData?.(this.controller, body);
-    }
-    this.#maybeEnd();
+    const wrong = this.#parser.feed(data);
+    if (wrong) this.fail(new SocketError(wrong, 'BAD_RESPONSE'));
+    else if (this.#parser.ended && !this.done) this.#end(this.#keepAlive);
   }
 
-  /** A chunked body (RFC 9112 §7.1): sizes in hex on their own lines, data, then trailers. Returns what is wrong with it, if anything. */
-  #decodeChunked(body: Buffer): string | undefined {
-    let i = 0;
-    while (i < body.length && !this.done) {
-      if (this.#chunk.state === 'data') {
-        const n = Math.min(this.#chunk.left, body.length - i);
-        this.handler.onResponseData?.(this.controller, body.subarray(i, i + n));
-        this.#chunk.left -= n;
-        i += n;
-        if (this.#chunk.left === 0) this.#chunk.state = 'data-end';
-        continue;
-      }
-      const nl = body.indexOf(10, i);
-      this.#chunk.line += body.toString('latin1', i, nl < 0 ? body.length : nl);
-      if (this.#chunk.line.length > 4096) return 'line too long';
-      if (nl < 0) return undefined;
-      i = nl + 1;
-      const line = this.#chunk.line.replace(/\r$/, '');
-      this.#chunk.line = '';
-      if (this.#chunk.state === 'data-end') {
-        if (line !== '') return 'no CRLF after a chunk';
-        this.#chunk.state = 'size';
-      } else if (this.#chunk.state === 'size') {
-        const m = /^([0-9a-fA-F]{1,12})(?:[ \t]*;.*)?$/.exec(line);
-        if (!m) return `bad chunk size ${JSON.stringify(line.slice(0, 40))}`;
-        this.#chunk.left = Number.parseInt(m[1]!, 16);
-        this.#chunk.state = this.#chunk.left === 0 ? 'trailer' : 'data';
-      } else if (line === '') {
-        // The empty line after the trailers: the body is complete.
-        if (i !== body.length) return 'bytes after the end of a chunked body';
-        this.#remaining = 0;
-        this.#chunked = false;
-        return undefined;
-      }
-    }
-    return undefined;
-  }
-
-  /** Parses the head and tells the handler; false when the exchange ended there. */
-  #startResponse(head: string): boolean {
-    const lines = head.split('\r\n');
-    const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? '');
-    if (!m) {
-      this.fail(new SocketError(`not an HTTP/1.x response: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`, 'BAD_RESPONSE'));
-      return false;
-    }
-    const status = Number(m[2]);
-    const headers: Record<string, string | string[]> = {};
-    for (const line of lines.slice(1)) {
-      const i = line.indexOf(':');
-      if (i <= 0) continue;
-      const k = line.slice(0, i).trim().toLowerCase();
-      const v = line.slice(i + 1).trim();
-      const prev = headers[k];
-      headers[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-    }
-    if (status >= 100 && status < 200) return false; // an interim response (100 Continue): the real one follows
-    const connection = String(headers.connection ?? '').toLowerCase();
-    this.#keepAlive = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
-    const te = headers['transfer-encoding'];
-    const length = headers['content-length'];
-    if (status === 204 || status === 304) this.#remaining = 0;
-    else if (te !== undefined) {
-      if (String(te).toLowerCase() !== 'chunked') {
-        this.fail(new SocketError(`unsupported Transfer-Encoding: ${String(te)}`, 'BAD_RESPONSE'));
-        return false;
-      }
-      this.#chunked = true;
-      this.#remaining = 1;
-    } else if (typeof length === 'string' && /^\d+$/.test(length)) this.#remaining = Number(length);
-    else if (length === undefined) {
-      this.#untilClose = true;
-      this.#keepAlive = false;
-    } else {
-      this.fail(new SocketError(`bad Content-Length: ${String(length)}`, 'BAD_RESPONSE'));
-      return false;
-    }
-    this.#inBody = true;
-    this.#conn?.bodyTimeout(this.timeouts.bodyTimeoutMs);
-    this.handler.onResponseStart?.(this.controller, status, headers, '');
-    return !this.done;
-  }
-
-  #maybeEnd(): void {
-    if (this.done || this.#untilClose || this.#remaining > 0) return;
+  #end(keepAlive: boolean): void {
     this.done = true;
     const conn = this.#conn;
     this.#conn = undefined;
-    conn?.finished(this.#keepAlive);
+    conn?.finished(keepAlive);
     this.handler.onResponseEnd?.(this.controller, {});
   }
 
-  #abort(reason: Error): void {
-    if (this.done) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.fail(reason);
-  }
-
-  /** Ends the exchange with an error; a body read until the close ends here normally. */
+  /** Ends the exchange with an error; the close of a body read until the close ends it normally. */
   fail(e: Error): void {
     if (this.done) return;
-    if (this.#untilClose && !this.#aborted && e instanceof SocketError && e.message === 'other side closed') {
-      this.done = true;
-      this.#conn = undefined;
-      this.handler.onResponseEnd?.(this.controller, {});
+    this.#parser.stop();
+    if (e instanceof ClosedError && this.#reason === null && this.#parser.closed()) {
+      this.#end(false);
       return;
     }
     this.done = true;
