@@ -44,6 +44,11 @@ export class StagedWriter {
       this.#pending.push(Buffer.from(piece));
       return false;
     }
+    return this.#stage(piece, false);
+  }
+
+  /** Copies `piece` into the buffers; the rest, when both are busy, is kept (a copy unless `owned`). */
+  #stage(piece: Buffer, owned: boolean): boolean {
     const size = this.bufs[0].length;
     for (let off = 0; off < piece.length; ) {
       const n = piece.copy(this.bufs[this.#cur]!, this.#filled, off);
@@ -51,7 +56,10 @@ export class StagedWriter {
       off += n;
       if (this.#filled < size) continue;
       if (this.#writing) {
-        if (off < piece.length) this.#pending.push(Buffer.from(piece.subarray(off)));
+        if (off < piece.length) {
+          const rest = piece.subarray(off);
+          this.#pending.push(owned ? rest : Buffer.from(rest));
+        }
         return false;
       }
       this.#swap();
@@ -68,8 +76,9 @@ export class StagedWriter {
       const pending = this.#pending;
       this.#pending = [];
       let blocked = false;
+      // Pending pieces are the writer's own copies: staged again without another copy.
       for (const [i, p] of pending.entries())
-        if (!this.push(p)) {
+        if (!this.#stage(p, true)) {
           this.#pending.push(...pending.slice(i + 1));
           blocked = true;
           break;
