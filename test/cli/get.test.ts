@@ -63,6 +63,15 @@ async function file(size: number, chunkSize = 64 * KiB) {
   return { bytes, fileId, name, out: rig.out(name) };
 }
 
+/** `haul get --json` of a 3 MiB file through a throttled proxy, once some of it is verified. */
+async function midDownload() {
+  const f = await file(3 * MiB);
+  rig.proxy.faults.perConnectionBps = 128 * KiB;
+  const r = haul(['get', f.fileId, '-o', f.out, '--json']);
+  await expect.poll(() => r.out.some((l) => /"type":"progress".*"doneBytes":[1-9]/.test(l.line)), { timeout: 20_000 }).toBe(true);
+  return { f, r };
+}
+
 describe('haul get', () => {
   it('--json: every line is a JSON event, ending with done; the file is verified', async () => {
     const f = await file(2 * MiB);
@@ -110,12 +119,7 @@ describe('haul get', () => {
   });
 
   it('Ctrl-C pauses (exit 130, session PAUSED, journal kept); the same command resumes', async () => {
-    const f = await file(3 * MiB);
-    rig.proxy.faults.perConnectionBps = 128 * KiB;
-    const r = haul(['get', f.fileId, '-o', f.out, '--json']);
-    await expect
-      .poll(() => r.out.some((l) => /"type":"progress".*"doneBytes":[1-9]/.test(l.line)), { timeout: 20_000 })
-      .toBe(true);
+    const { f, r } = await midDownload();
     r.child.kill('SIGINT');
     expect(await r.exited).toBe(130);
     const events = r.out.map((l) => JSON.parse(l.line));
@@ -134,12 +138,7 @@ describe('haul get', () => {
   });
 
   it('Ctrl-Z pauses the session and stops the process; fg (SIGCONT) carries on to the end', async () => {
-    const f = await file(3 * MiB);
-    rig.proxy.faults.perConnectionBps = 128 * KiB;
-    const r = haul(['get', f.fileId, '-o', f.out, '--json']);
-    await expect
-      .poll(() => r.out.some((l) => /"type":"progress".*"doneBytes":[1-9]/.test(l.line)), { timeout: 20_000 })
-      .toBe(true);
+    const { f, r } = await midDownload();
     const sessionId = JSON.parse(r.out.find((l) => l.line.includes('"type":"start"'))!.line).sessionId;
     r.child.kill('SIGTSTP');
     const state = () => readFileSync(`/proc/${r.child.pid}/stat`, 'utf8').split(') ')[1]?.[0];
