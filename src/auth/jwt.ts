@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { BoundedMap } from '../bounded-map.ts';
 import type { AuthConfig } from '../config/index.ts';
 import { HaulError } from '../errors.ts';
 
@@ -42,7 +43,7 @@ export function createAuthenticator(cfg: AuthConfig): Authenticator {
   // A client sends the same token with every report: once its signature and claims checked out,
   // the exact same string is valid until its `exp`. Re-verifying (a WebCrypto key import and an
   // HMAC per request) was a visible share of the progress hot path's CPU.
-  const verified = new Map<string, { viewer: Viewer; until: number }>();
+  const verified = new BoundedMap<string, { viewer: Viewer; until: number }>(VERIFIED_MAX);
 
   return {
     async verify(token) {
@@ -70,10 +71,7 @@ export function createAuthenticator(cfg: AuthConfig): Authenticator {
     // Until its expiry (no clock tolerance), and at most VERIFIED_TTL_MS: a JWKS key that is
     // withdrawn stops being honoured within that bound.
     const until = Math.min((payload.exp ?? 0) * 1000, Date.now() + VERIFIED_TTL_MS);
-    if (until > Date.now()) {
-      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
-      verified.set(token, { viewer, until });
-    }
+    if (until > Date.now()) verified.set(token, { viewer, until });
     return viewer;
   }
 }

@@ -29,8 +29,9 @@ let nextJobId = 1;
 /**
  * A byte range that one connection fetches with one request: a run of whole chunks claimed from
  * the queue, or (at the tail) the back of another job's remainder (`split`) or a duplicate of it
- * (`race`). Every chunk it streams from that chunk's first byte is hashed on the way, so it is
- * verified the moment its last byte is written.
+ * (`race`). With inline hashing, every chunk it streams from that chunk's first byte is hashed on
+ * the way, so it is verified the moment its last byte is written; otherwise chunks are read back
+ * and verified elsewhere (chunk-verifier.ts).
  */
 export class Job {
   readonly id = nextJobId++;
@@ -60,7 +61,7 @@ export class Job {
   ) {
     this.pos = from;
     this.current = map.at(from);
-    this.hash = map.hashInline && from === this.current.start && this.current.sha256 ? createHash('sha256') : null;
+    this.hash = from === this.current.start ? this.#newHash() : null;
   }
 
   get remaining(): number {
@@ -77,8 +78,13 @@ export class Job {
     const chunk = this.current;
     const digest = this.hash?.digest('hex');
     this.current = this.map.at(this.pos);
-    this.hash = this.map.hashInline && this.current.sha256 ? createHash('sha256') : null;
+    this.hash = this.#newHash();
     return { chunk, digest };
+  }
+
+  /** A streaming hash for `current`, when chunks are hashed inline and it has a digest to meet. */
+  #newHash(): Hash | null {
+    return this.map.hashInline && this.current.sha256 ? createHash('sha256') : null;
   }
 }
 

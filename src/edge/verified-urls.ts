@@ -1,3 +1,4 @@
+import { BoundedMap } from '../bounded-map.ts';
 import { type Keyring, type VerifiedDownloadUrl, type VerifyResult, verifyDownloadUrl } from './signing.ts';
 
 /**
@@ -11,12 +12,11 @@ import { type Keyring, type VerifiedDownloadUrl, type VerifyResult, verifyDownlo
  */
 export class VerifiedUrlCache {
   readonly #keyring: Keyring;
-  readonly #max: number;
-  readonly #urls = new Map<string, VerifiedDownloadUrl>();
+  readonly #urls: BoundedMap<string, VerifiedDownloadUrl>;
 
   constructor(keyring: Keyring, max = 10_000) {
     this.#keyring = keyring;
-    this.#max = max;
+    this.#urls = new BoundedMap(max);
   }
 
   verify(target: string, now: Date): VerifyResult {
@@ -26,13 +26,7 @@ export class VerifiedUrlCache {
       this.#urls.delete(target);
     }
     const result = verifyDownloadUrl(this.#keyring, target, now);
-    if (result.ok && this.#max > 0) {
-      if (this.#urls.size >= this.#max) {
-        const oldest = this.#urls.keys().next();
-        if (!oldest.done) this.#urls.delete(oldest.value);
-      }
-      this.#urls.set(target, result);
-    }
+    if (result.ok && this.#urls.max > 0) this.#urls.set(target, result);
     return result;
   }
 }

@@ -1,3 +1,4 @@
+import { BoundedMap } from '../bounded-map.ts';
 import type { PrismaClient } from '../db/client.ts';
 import { HaulError } from '../errors.ts';
 import { parseId } from '../sessions/ids.ts';
@@ -71,7 +72,7 @@ const TREE_CACHE = 16;
  *   cost no chunk query and O(log n) hashing. A re-ingest changes the root, hence the key.
  */
 export function createManifest(prisma: PrismaClient) {
-  const trees = new Map<string, Promise<Tree>>();
+  const trees = new BoundedMap<string, Promise<Tree>>(TREE_CACHE);
 
   async function pages(requests: readonly ChunkPageRequest[]): Promise<Map<string, ChunkView[]>> {
     const out = new Map<string, ChunkView[]>();
@@ -127,7 +128,6 @@ export function createManifest(prisma: PrismaClient) {
     t = buildTree(fileId, root);
     trees.set(key, t);
     t.catch(() => trees.delete(key));
-    while (trees.size > TREE_CACHE) trees.delete(trees.keys().next().value as string);
     return t;
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/jwt.ts';
+import { BoundedMap } from '../bounded-map.ts';
 import { HaulError } from '../errors.ts';
 import type { DownloadSession } from '../generated/prisma/client.ts';
 import type { SessionEventKind, SessionEvents } from '../realtime/events.ts';
@@ -78,7 +79,10 @@ const STALE_MAX_MS = 30_000;
 
 export function redisLiveState(deps: { hot: HotProgressStore; events: SessionEvents; log?: Logger }): LiveState {
   const { hot, events } = deps;
-  const rowCache = new Map<string, { value: { session: DownloadSession; file: FileView }; until: number; refreshing: boolean }>();
+  const rowCache = new BoundedMap<
+    string,
+    { value: { session: DownloadSession; file: FileView }; until: number; refreshing: boolean }
+  >(10_000);
   const degraded = (what: string, err: unknown) =>
     deps.log?.warn({ err: err instanceof Error ? err.message : String(err) }, `redis unavailable: ${what} on PostgreSQL alone`);
 
@@ -169,7 +173,6 @@ export function redisLiveState(deps: { hot: HotProgressStore; events: SessionEve
     function remember(value: { session: DownloadSession; file: FileView }) {
       rowCache.delete(sessionId);
       rowCache.set(sessionId, { value, until: Date.now() + ROW_TTL_MS * (0.5 + Math.random()), refreshing: false });
-      if (rowCache.size > 10_000) rowCache.delete(rowCache.keys().next().value as string);
     }
   }
 }
