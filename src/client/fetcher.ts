@@ -1,8 +1,8 @@
 import { HaulClientError } from './errors.ts';
 import type { Chunk, Job } from './job.ts';
+import type { PartWriter } from './part-writer.ts';
 import { checkRangeResponse, networkError, type PoolSet, type RangeInfo, rangeHeaders } from './range-request.ts';
 import { backoffDelay, classifyFailure, type RetryPolicy, sleep } from './retry.ts';
-import type { StagedWriter } from './stage.ts';
 import type { Dispatcher } from './undici.ts';
 
 /** Where requests go: the current signed URL, refreshed on 403 (single-flight, in the engine). */
@@ -24,7 +24,8 @@ export interface FetchContext {
   signal: AbortSignal;
   /** Every answer that was accepted (learns the ETag, resets the refresh counter); may throw to refuse it. */
   onResponse(res: RangeInfo): void;
-  onBytes(n: number): void;
+  /** `n` body bytes arrived; `garbage` when they came in a buffer of their own (undici's), now dead. */
+  onBytes(n: number, garbage: boolean): void;
   /** `job` streamed `chunk` whole and its bytes are written; `digest` when the job hashed it from its first byte. */
   onChunkComplete(job: Job, chunk: Chunk, digest: string | undefined): void;
   onRetry(job: Job, error: HaulClientError, delayMs: number): void;
@@ -37,7 +38,7 @@ export interface FetchContext {
  * was stopped (superseded by a faster copy, or the download stopped). Throws for what retrying
  * cannot fix: the file changed, a refusal, or too many failures without progress.
  */
-export async function runJob(job: Job, ctx: FetchContext, writer: StagedWriter): Promise<boolean> {
+export async function runJob(job: Job, ctx: FetchContext, writer: PartWriter): Promise<boolean> {
   try {
     return await fetchAll(job, ctx, writer);
   } finally {
@@ -46,7 +47,7 @@ export async function runJob(job: Job, ctx: FetchContext, writer: StagedWriter):
   }
 }
 
-async function fetchAll(job: Job, ctx: FetchContext, writer: StagedWriter): Promise<boolean> {
+async function fetchAll(job: Job, ctx: FetchContext, writer: PartWriter): Promise<boolean> {
   const signal = AbortSignal.any([ctx.signal, job.ctl.signal]);
   let failures = 0;
   while (job.pos <= job.to) {
@@ -87,15 +88,17 @@ const ENOUGH = new Error('enough bytes');
 
 /**
  * One request, streamed with undici's dispatch handler (no stream or promise per socket read):
- * each piece is hashed and staged as it lands, the socket paused while both staging buffers are
- * being written, the response cut once `to` is reached. Resolves when every byte received is in
+ * each piece is hashed (inline hashing only) and written at its offset as it lands, the response
+ * cut once `to` is reached. Resolves when every byte received is in
  * the file ([from, pos) on disk), whatever ended the response.
  */
-function fetchOnce(job: Job, url: string, ctx: FetchContext, writer: StagedWriter, signal: AbortSignal): Promise<void> {
+function fetchOnce(job: Job, url: string, ctx: FetchContext, writer: PartWriter, signal: AbortSignal): Promise<void> {
   const u = new URL(url);
   const source = u.origin;
   const req = { start: job.pos, end: job.to, size: ctx.size, etag: ctx.etag(), lastModified: ctx.lastModified };
   writer.reset(job.pos);
+  /** Set once the dispatcher is known: whether body pieces are buffers of their own (see collect.ts). */
+  let garbage = true;
   return new Promise<void>((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
     let failure: unknown;
@@ -142,7 +145,7 @@ function fetchOnce(job: Job, url: string, ctx: FetchContext, writer: StagedWrite
           job.hash?.update(piece);
           job.pos += n;
           off += n;
-          ctx.onBytes(n);
+          ctx.onBytes(n, garbage);
           if (!writer.push(piece)) blocked = true;
           if (job.pos === job.current.end + 1 && job.pos <= job.to) {
             // A whole chunk streamed and the job goes on: it is done once its bytes are on disk.
@@ -167,7 +170,9 @@ function fetchOnce(job: Job, url: string, ctx: FetchContext, writer: StagedWrite
       },
     };
     try {
-      ctx.pools.stream(source).dispatch({ path: `${u.pathname}${u.search}`, method: 'GET', headers: rangeHeaders(req) }, handler);
+      const dispatcher = ctx.pools.stream(source);
+      garbage = dispatcher.reusesReadBuffers !== true;
+      dispatcher.dispatch({ path: `${u.pathname}${u.search}`, method: 'GET', headers: rangeHeaders(req) }, handler);
     } catch (e) {
       failure ??= e;
       finish();

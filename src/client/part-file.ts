@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { type FileHandle, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HaulClientError, ioError } from './errors.ts';
@@ -6,7 +7,7 @@ import { HaulClientError, ioError } from './errors.ts';
 /**
  * `<out>.part`: the download's bytes at their final offsets. It is sized up front (ftruncate: a
  * sparse file; Node has no fallocate, so free space is checked instead of reserved), written with
- * positional writes from every connection, and renamed into place once the whole file verified.
+ * positional writes from every connection (synchronous ones: part-writer.ts says why), and renamed into place once the whole file verified.
  */
 export class PartFile {
   private constructor(
@@ -40,6 +41,15 @@ export class PartFile {
         const { bytesWritten } = await this.fd.write(buf, done, length - done, position + done);
         done += bytesWritten;
       }
+    } catch (e) {
+      throw ioError(e, `cannot write ${this.path}`);
+    }
+  }
+
+  /** `write`, on the calling thread: the bytes are in the file (the page cache) when it returns. */
+  writeSync(buf: Buffer, length: number, position: number): void {
+    try {
+      for (let done = 0; done < length; ) done += writeSync(this.fd.fd, buf, done, length - done, position + done);
     } catch (e) {
       throw ioError(e, `cannot write ${this.path}`);
     }

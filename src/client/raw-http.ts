@@ -4,6 +4,8 @@ import type { Dispatcher } from './undici.ts';
 
 /** What the engine streams with: undici's `Pool`, or this client for plain-HTTP origins. */
 export interface RangeDispatcher {
+  /** Body pieces are views of one buffer per socket, reused for every read (undici's are new buffers: garbage). */
+  readonly reusesReadBuffers?: boolean;
   dispatch(opts: { path: string; method: 'GET'; headers: Record<string, string> }, handler: Dispatcher.DispatchHandler): void;
   destroy(): Promise<void>;
 }
@@ -39,8 +41,8 @@ class ClosedError extends SocketError {
 /**
  * A minimal HTTP/1.1 client for the one thing the engine does with a plain-HTTP origin: a GET with
  * a Range header, its body streamed to the caller. Each socket reads straight into one reusable
- * buffer (`net.connect`'s `onread`), so receiving allocates nothing per read and copies nothing
- * before the caller's own copy into its staging buffer. undici's parser runs in WebAssembly and
+ * buffer (`net.connect`'s `onread`), so receiving allocates nothing per read, and the engine writes
+ * each read to the file straight from that buffer (part-writer.ts). undici's parser runs in WebAssembly and
  * copies every read into its memory; for 1 GiB over 8 connections that was ~1.3 s of CPU where
  * this takes ~0.6 s, nearly all of it the kernel's (bench/client).
  *
@@ -51,6 +53,7 @@ class ClosedError extends SocketError {
  * the call.
  */
 export class RawHttpPool implements RangeDispatcher {
+  readonly reusesReadBuffers = true;
   readonly #host: string;
   readonly #port: number;
   readonly #idle: Conn[] = [];

@@ -7,11 +7,11 @@ import { InlineFileHasher } from './inline-hasher.ts';
 import type { Chunk } from './job.ts';
 import type { Journal } from './journal.ts';
 import type { PartFile } from './part-file.ts';
+import { GATHER_BYTES, PartWriter } from './part-writer.ts';
 import type { ProgressTracker } from './progress.ts';
 import { isStrongEtag, type PoolSet, type RangeInfo } from './range-request.ts';
 import type { RetryPolicy } from './retry.ts';
 import { Scheduler } from './scheduler.ts';
-import { STAGE_BYTES, StagedWriter } from './stage.ts';
 import type { DownloadEvent } from './types.ts';
 
 /** Counters the result reports, shared across restarts. */
@@ -202,9 +202,9 @@ export async function transfer(plan: TransferPlan): Promise<string> {
       plan.onResponse?.(res);
     },
     onChunkComplete: (job, chunk, digest) => scheduler.chunkCompleted(job, chunk, digest),
-    onBytes(n) {
+    onBytes(n, garbage) {
       progress.receivedBytes += n;
-      noteReceived(n);
+      if (garbage) noteReceived(n);
     },
     onRetry(job, error, delayMs) {
       stats.retries++;
@@ -223,7 +223,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   progress.setPhase('downloading');
   advance();
   const worker = async () => {
-    const writer = new StagedWriter(plan.part, [Buffer.allocUnsafeSlow(STAGE_BYTES), Buffer.allocUnsafeSlow(STAGE_BYTES)]);
+    const writer = new PartWriter(plan.part, Buffer.allocUnsafeSlow(GATHER_BYTES));
     for (;;) {
       const job = await scheduler.next();
       if (!job) return;

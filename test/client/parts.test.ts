@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCovered } from '../../src/client/job.ts';
 import { Journal, type JournalHeader, readJournal } from '../../src/client/journal.ts';
 import { PartFile } from '../../src/client/part-file.ts';
+import { PartWriter } from '../../src/client/part-writer.ts';
 import { reprDigestSha256 } from '../../src/client/range-request.ts';
 import { backoffDelay, DEFAULT_RETRY, parseRetryAfter } from '../../src/client/retry.ts';
-import { StagedWriter } from '../../src/client/stage.ts';
 import { bytesOf, sha256 } from '../helpers/api.ts';
 
 /** The engine's building blocks on their own, on real files. */
@@ -69,28 +69,61 @@ describe('journal', () => {
   });
 });
 
-describe('staged writer', () => {
-  it('lands every byte at its offset whatever the piece sizes, pausing when both buffers are busy', async () => {
+describe('part writer', () => {
+  it('lands every byte at its offset whatever the piece sizes, run after run', async () => {
     const path = join(dir, 'stage.bin');
     const size = 3 * 1024 * 1024 + 77;
     const bytes = bytesOf(size, 5);
     const { part } = await PartFile.open(path, size + 100, { fresh: true });
-    const w = new StagedWriter(part, [Buffer.alloc(64 * 1024), Buffer.alloc(64 * 1024)]);
-    w.reset(100);
-    let pauses = 0;
-    for (let at = 0; at < size; ) {
-      const n = Math.min(size - at, 1 + Math.floor(Math.random() * 90_000));
-      if (!w.push(bytes.subarray(at, at + n))) {
-        pauses++;
-        await w.drained();
+    const w = new PartWriter(part, Buffer.alloc(64 * 1024));
+    // Two runs, the second first: pieces from 1 byte (gathered) to 90 KB (written in place).
+    const runs: [number, number][] = [
+      [size >> 1, size],
+      [0, size >> 1],
+    ];
+    for (const [from, to] of runs) {
+      w.reset(100 + from);
+      for (let at = from; at < to; ) {
+        const n = Math.min(
+          to - at,
+          Math.random() < 0.5 ? 1 + Math.floor(Math.random() * 2000) : 1 + Math.floor(Math.random() * 90_000),
+        );
+        expect(w.push(bytes.subarray(at, at + n))).toBe(true);
+        at += n;
       }
-      at += n;
+      await w.flush();
     }
-    await w.flush();
     await part.close();
     const back = await readFile(path);
     expect(sha256(back.subarray(100))).toBe(sha256(bytes));
-    expect(pauses).toBeGreaterThan(0);
+  });
+
+  it('has a piece in the file when push returns, gathered ones after barrier', async () => {
+    const path = join(dir, 'stage-now.bin');
+    const { part } = await PartFile.open(path, 200_000, { fresh: true });
+    const w = new PartWriter(part, Buffer.alloc(64 * 1024));
+    w.reset(0);
+    const big = bytesOf(100_000, 7);
+    w.push(big);
+    expect(sha256((await readFile(path)).subarray(0, 100_000))).toBe(sha256(big));
+    const small = bytesOf(500, 8);
+    w.push(small);
+    await w.barrier();
+    expect(sha256((await readFile(path)).subarray(100_000, 100_500))).toBe(sha256(small));
+    await part.close();
+  });
+
+  it('a failed write stops the writer with an IO error instead of throwing from push', async () => {
+    const path = join(dir, 'stage-fail.bin');
+    const { part } = await PartFile.open(path, 200_000, { fresh: true });
+    const w = new PartWriter(part, Buffer.alloc(64 * 1024));
+    w.reset(0);
+    w.push(bytesOf(10, 1)); // gathered, not written yet
+    await part.close(); // the descriptor is gone: the next write fails (EBADF)
+    expect(w.push(bytesOf(100_000, 2))).toBe(false);
+    expect(w.push(bytesOf(10, 3))).toBe(false);
+    await expect(w.drained()).rejects.toMatchObject({ code: 'IO' });
+    await expect(w.flush()).rejects.toMatchObject({ code: 'IO' });
   });
 });
 
