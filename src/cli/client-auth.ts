@@ -8,9 +8,10 @@ export async function clientAuth(values: Record<string, string | boolean | undef
   const config = loadClientConfig({ apiUrl: str(values.api), token: str(values.token), dataDir: str(values['data-dir']) });
   let token = config.token;
   const sub = str(values.sub);
-  if (!token && sub && config.devSecret) {
+  const devSecret = !token && sub ? await config.devSecret() : undefined;
+  if (sub && devSecret) {
     const { mintToken } = await import('../auth/jwt.ts');
-    token = await mintToken(config.devSecret, { sub, ttlMs: 12 * 3_600_000, issuer: config.issuer, audience: config.audience });
+    token = await mintToken(devSecret, { sub, ttlMs: 12 * 3_600_000, issuer: config.issuer, audience: config.audience });
   }
   if (!token) throw new UsageError('no token: pass --token, set HAUL_TOKEN, or --sub <user> next to the service’s data dir');
   return { api: config.apiUrl, token };

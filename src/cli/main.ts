@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/index.ts';
+import { ConfigError } from '../config/errors.ts';
 import { type Command, EXIT, parseCommandArgs, UsageError } from './args.ts';
 
 /**

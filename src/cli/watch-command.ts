@@ -1,9 +1,8 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { mintToken } from '../auth/jwt.ts';
 import { type ProgressLine, ProgressRenderer, RateMeter } from '../client/display.ts';
-import { loadClientConfig } from '../config/client.ts';
 import { type Command, EXIT, UsageError } from './args.ts';
+import { AUTH_OPTIONS, clientAuth } from './client-auth.ts';
 
 const SESSION_FIELDS = 'id fileId clientId status totalBytes bytesConfirmed transferRateBps file { name }';
 const ONE = `subscription($id: ID!) { downloadProgress(sessionId: $id) { kind seq session { ${SESSION_FIELDS} } } }`;
@@ -23,8 +22,6 @@ interface WatchEvent {
   seq: number;
   session: WatchedSession;
 }
-
-const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
 
 /** graphql-ws reports GraphQL errors as an array, socket problems as an Error or a CloseEvent. */
 function describeError(e: unknown): string {
@@ -60,22 +57,13 @@ export const watchCommand: Command = {
   options: {
     all: { type: 'boolean' },
     json: { type: 'boolean' },
-    api: { type: 'string' },
-    token: { type: 'string' },
-    sub: { type: 'string' },
-    'data-dir': { type: 'string' },
+    ...AUTH_OPTIONS,
   },
   async run(values, positionals) {
     const sessionId = positionals[0];
     if (!values.all && !sessionId) throw new UsageError('name a session id, or pass --all');
     if (values.all && sessionId) throw new UsageError('give a session id or --all, not both');
-    const config = loadClientConfig({ apiUrl: str(values.api), token: str(values.token), dataDir: str(values['data-dir']) });
-    let token = config.token;
-    const sub = str(values.sub);
-    if (!token && sub && config.devSecret)
-      token = await mintToken(config.devSecret, { sub, ttlMs: 12 * 3_600_000, issuer: config.issuer, audience: config.audience });
-    if (!token) throw new UsageError('no token: pass --token, set HAUL_TOKEN, or --sub <user> next to the service’s data dir');
-    const api = config.apiUrl;
+    const { api, token } = await clientAuth(values);
 
     const renderer = new ProgressRenderer(process.stdout);
     const sessions = new Map<string, { s: WatchedSession; meter: RateMeter }>();

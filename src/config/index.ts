@@ -1,6 +1,9 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { ConfigError } from './errors.ts';
+
+export { ConfigError, processEnv } from './errors.ts';
 
 /**
  * haul's one configuration model. Everything that varies between a laptop and a fleet is here;
@@ -229,13 +232,6 @@ export interface JobsConfig {
   flushEveryMs: number;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-}
-
 const HOUR = 3_600_000;
 
 /** Validates the environment once, reporting every problem together. Never echoes a secret. */
@@ -351,6 +347,3 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     },
   };
 }
-
-/** The process environment; the only read of it in haul. */
-export const processEnv = (): Record<string, string | undefined> => process.env;

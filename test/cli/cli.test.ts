@@ -83,6 +83,19 @@ describe('haul command line', () => {
     expect(r.stderr).not.toContain('short-secret-value');
   });
 
+  it('client commands check their own variables, all at once, without echoing secrets', async () => {
+    const r = await haul(['get', '00000000-0000-0000-0000-000000000000', '--data-dir', dir], {
+      HAUL_API_URL: 'not a url',
+      PORT: '99999',
+      HAUL_JWT_SECRET: 'short-secret-value',
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('HAUL_API_URL must be a URL');
+    expect(r.stderr).toContain('PORT must be a port number');
+    expect(r.stderr).toContain('HAUL_JWT_SECRET must be at least 32 characters');
+    expect(r.stderr).not.toContain('short-secret-value');
+  });
+
   it('token prints a JWT alone on the last line, signed with the data dir secret', async () => {
     const r = await haul(['token', '--sub', 'alice', '--role', 'admin', '--ttl', '2h', '--data-dir', dir]);
     expect(r.code).toBe(0);
