@@ -161,7 +161,10 @@ function fetchOnce(job: Job, url: string, ctx: FetchContext, writer: PartWriter,
             (e) => stop(e),
           );
         }
-        if (job.pos > job.to) stop(ENOUGH);
+        // Cut the response only when it would go on past what the job still needs (its back was
+        // split off meanwhile): a response that ends here completes on its own and leaves its
+        // connection open for the next request, where aborting it closed the socket every time.
+        if (job.pos > job.to && job.to < req.end) stop(ENOUGH);
       },
       onResponseEnd: finish,
       onResponseError(_c, err) {

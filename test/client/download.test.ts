@@ -88,6 +88,17 @@ describe('download(): sizes', () => {
     expect(forced.sha256).toBe(sha256(bytes));
   });
 
+  it('runs request after request on one kept-alive connection', async () => {
+    // One connection claims at most 32 MiB per request: 70 MiB is three requests in a row.
+    const bytes = bytesOf(70 * MiB, 9);
+    const { fileId } = await rig.add('keep-alive.bin', bytes, MiB);
+    rig.proxy.resetStats();
+    const r = await download(opts(fileId, 'keep-alive.bin', { connections: 1 }));
+    expect(r.sha256).toBe(sha256(bytes));
+    expect(rig.proxy.stats.dataConnections.length).toBe(3);
+    expect(new Set(rig.proxy.stats.dataConnections).size).toBe(1);
+  });
+
   it('continues an existing session by id', async () => {
     const bytes = bytesOf(300 * KiB, 4);
     const { fileId } = await rig.add('by-session.bin', bytes, CHUNK);

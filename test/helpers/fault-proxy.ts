@@ -41,6 +41,8 @@ export interface ProxyStats {
   crawled: number;
   /** Range header of every download request, in order. */
   ranges: string[];
+  /** The client TCP connection (numbered from 1 as accepted) of every download request, in order. */
+  dataConnections: number[];
   /** [start, end) of the body bytes forwarded for each download response. */
   served: Array<[number, number]>;
 }
@@ -82,6 +84,7 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
     expired: 0,
     crawled: 0,
     ranges: [],
+    dataConnections: [],
     served: [],
   });
   const stats = freshStats();
@@ -107,6 +110,7 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
     const headers = { ...req.headers, host: upstream.host };
     if (isData) {
       stats.ranges.push(String(req.headers.range ?? ''));
+      stats.dataConnections.push(connIds.get(req.socket) ?? 0);
       if (faults.ignoreRange > 0) {
         faults.ignoreRange--;
         delete headers.range;
