@@ -1,7 +1,7 @@
 import { HaulClientError } from './errors.ts';
 import { type RangeDispatcher, RawHttpPool } from './raw-http.ts';
 import { parseRetryAfter } from './retry.ts';
-import { type Dispatcher, Pool } from './undici.ts';
+import { type Dispatcher, type Pool, undiciPool } from './undici.ts';
 
 /**
  * One ranged GET against the data plane, checked the way undici's retry handler checks a
@@ -34,7 +34,7 @@ export class PoolSet {
   get(origin: string): Pool {
     let pool = this.#pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, {
+      pool = new (undiciPool())(origin, {
         connections: this.opts.connections,
         pipelining: 1,
         headersTimeout: this.opts.headersTimeoutMs,

@@ -6,8 +6,16 @@ import type { Dispatcher } from './undici.ts';
 export interface RangeDispatcher {
   /** Body pieces are views of one buffer per socket, reused for every read (undici's are new buffers: garbage). */
   readonly reusesReadBuffers?: boolean;
-  dispatch(opts: { path: string; method: 'GET'; headers: Record<string, string> }, handler: Dispatcher.DispatchHandler): void;
+  dispatch(opts: RawRequest, handler: Dispatcher.DispatchHandler): void;
   destroy(): Promise<void>;
+}
+
+/** A request: ranged GETs for the engine, and small POSTs (the API's GraphQL calls, request.ts). */
+export interface RawRequest {
+  path: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string | undefined;
 }
 
 export interface RawHttpOptions {
@@ -39,8 +47,9 @@ class ClosedError extends SocketError {
 }
 
 /**
- * A minimal HTTP/1.1 client for the one thing the engine does with a plain-HTTP origin: a GET with
- * a Range header, its body streamed to the caller. Each socket reads straight into one reusable
+ * A minimal HTTP/1.1 client for what `haul get` does with a plain-HTTP origin: GETs with a Range
+ * header, their bodies streamed to the caller, and the API's small POSTs (request.ts), so that a
+ * plain-HTTP download never loads undici (~25 ms of start-up). Each socket reads straight into one reusable
  * buffer (`net.connect`'s `onread`), so receiving allocates nothing per read, and the engine writes
  * each read to the file straight from that buffer (part-writer.ts). undici's parser runs in WebAssembly and
  * copies every read into its memory; for 1 GiB over 8 connections that was ~1.3 s of CPU where
@@ -69,10 +78,11 @@ export class RawHttpPool implements RangeDispatcher {
     this.#port = Number(u.port || 80);
   }
 
-  dispatch(opts: { path: string; method: 'GET'; headers: Record<string, string> }, handler: Dispatcher.DispatchHandler): void {
-    const head = [`GET ${opts.path} HTTP/1.1`, `host: ${this.#hostHeader()}`];
+  dispatch(opts: RawRequest, handler: Dispatcher.DispatchHandler): void {
+    const head = [`${opts.method} ${opts.path} HTTP/1.1`, `host: ${this.#hostHeader()}`];
     for (const [k, v] of Object.entries(opts.headers)) head.push(`${k}: ${v}`);
-    const request = `${head.join('\r\n')}\r\n\r\n`;
+    if (opts.body !== undefined) head.push(`content-length: ${Buffer.byteLength(opts.body)}`);
+    const request = `${head.join('\r\n')}\r\n\r\n${opts.body ?? ''}`;
     const exchange = new Exchange(handler, request, this.opts);
     handler.onRequestStart?.(exchange.controller, {});
     if (exchange.done) return;
@@ -162,6 +172,7 @@ class Conn {
 
   start(exchange: Exchange, hooks: { release(): void; retry: (() => void) | undefined }): void {
     clearTimeout(this.#idleTimer);
+    this.socket.ref();
     this.exchange = exchange;
     this.#hooks = hooks;
     exchange.attach(this);
@@ -196,6 +207,8 @@ class Conn {
       return;
     }
     this.reused = true;
+    // An idle socket does not keep the process alive (the API's pool is never closed).
+    this.socket.unref();
     this.#idleTimer = setTimeout(() => this.socket.destroy(), IDLE_MS).unref();
     hooks?.release();
   }

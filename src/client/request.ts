@@ -1,7 +1,8 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 // The printer alone: importing `graphql` loads the whole library (~10 MB) that clients do not need.
 import { print } from 'graphql/language/printer.js';
-import { Pool } from './undici.ts';
+import { RawHttpPool } from './raw-http.ts';
+import { type Dispatcher, type Pool, undiciPool } from './undici.ts';
 
 /** A failed API call: the server's stable error code (or UNAVAILABLE when it could not be reached). */
 export class ApiError extends Error {
@@ -15,17 +16,79 @@ export class ApiError extends Error {
   }
 }
 
-const pools = new Map<string, Pool>();
-
 /** A few keep-alive connections per API origin, shared by every call (idle sockets do not hold the process). */
-function poolFor(origin: string): Pool {
-  let pool = pools.get(origin);
-  if (!pool) {
-    pool = new Pool(origin, { connections: 4, keepAliveTimeout: 10_000 });
-    pools.set(origin, pool);
-  }
-  return pool;
+const pools = new Map<string, Pool>();
+const rawPools = new Map<string, RawHttpPool>();
+
+/** The response of one POST: status and body. */
+interface Answer {
+  status: number;
+  body: Buffer;
 }
+
+/**
+ * POSTs `body` and collects the answer. A plain-HTTP API goes through raw-http.ts like the
+ * engine's ranges, so that `haul get` from a plain-HTTP service never loads undici; HTTPS through
+ * undici's Pool (not the global fetch: Node's bundled copy of undici behind it would be a second
+ * HTTP stack in memory).
+ */
+async function post(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> {
+  const path = `${url.pathname}${url.search}`;
+  if (url.protocol !== 'http:') {
+    let pool = pools.get(url.origin);
+    if (!pool) {
+      pool = new (undiciPool())(url.origin, { connections: 4, keepAliveTimeout: 10_000 });
+      pools.set(url.origin, pool);
+    }
+    const res = await pool.request({ path, method: 'POST', headers, body, signal });
+    return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+  }
+  let raw = rawPools.get(url.origin);
+  if (!raw) {
+    raw = new RawHttpPool(url.origin, {
+      headersTimeoutMs: API_TIMEOUT_MS,
+      bodyTimeoutMs: API_TIMEOUT_MS,
+      connectTimeoutMs: 10_000,
+    });
+    rawPools.set(url.origin, raw);
+  }
+  const pool = raw;
+  return new Promise<Answer>((resolve, reject) => {
+    let status = 0;
+    const parts: Buffer[] = [];
+    let controller: Dispatcher.DispatchController | undefined;
+    const onAbort = () => controller?.abort(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => signal?.removeEventListener('abort', onAbort);
+    pool.dispatch(
+      { path, method: 'POST', headers, body },
+      {
+        onRequestStart(c) {
+          controller = c;
+          if (signal?.aborted) onAbort();
+        },
+        onResponseStart(_c, code) {
+          status = code;
+        },
+        onResponseData(_c, data) {
+          // A view of the socket's read buffer: copied.
+          parts.push(Buffer.from(data));
+        },
+        onResponseEnd() {
+          done();
+          resolve({ status, body: Buffer.concat(parts) });
+        },
+        onResponseError(_c, e) {
+          done();
+          reject(e);
+        },
+      },
+    );
+  });
+}
+
+/** How long an API call may wait for the server's answer. */
+const API_TIMEOUT_MS = 300_000;
 
 /**
  * One GraphQL operation over HTTP POST with a bearer token, typed by its generated document
@@ -38,22 +101,19 @@ export async function graphqlRequest<T, V>(
   variables: V,
   opts: { signal?: AbortSignal } = {},
 ): Promise<T> {
-  // undici's Pool, not the global fetch: the download engine loads it anyway, and Node's bundled
-  // copy of undici behind fetch would be a second HTTP stack in memory.
   let status: number;
   let body: { data?: T | null; errors?: { message: string; extensions?: { code?: string } }[] };
   try {
     const url = new URL(`${apiUrl.replace(/\/$/, '')}/graphql`);
-    const res = await poolFor(url.origin).request({
-      path: `${url.pathname}${url.search}`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: print(doc), variables }),
-      signal: opts.signal,
-    });
-    status = res.statusCode;
+    const res = await post(
+      url,
+      { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      JSON.stringify({ query: print(doc), variables }),
+      opts.signal,
+    );
+    status = res.status;
     try {
-      body = (await res.body.json()) as typeof body;
+      body = JSON.parse(res.body.toString('utf8')) as typeof body;
     } catch {
       throw new ApiError('INTERNAL', `${apiUrl} answered ${status} without a GraphQL body`, status);
     }
