@@ -39,12 +39,16 @@ export class ResponseParser {
   feed(data: Buffer): string | undefined {
     let body = data;
     while (!this.#framing) {
-      const before = this.#head.length;
-      this.#head += body.toString('latin1');
-      const end = this.#head.indexOf('\r\n\r\n');
-      if (end < 0) return this.#head.length > MAX_HEAD_BYTES ? 'response head too large' : undefined;
-      const head = this.#head.slice(0, end);
-      body = body.subarray(end + 4 - before);
+      // Only the head's bytes become a string: the rest of the read (up to 256 KiB of body) is
+      // searched as bytes, where converting it all cost ~1.5 ms per response.
+      const end = this.#headEnd(body);
+      if (end < 0) {
+        if (this.#head.length + body.length > MAX_HEAD_BYTES) return 'response head too large';
+        this.#head += body.toString('latin1');
+        return undefined;
+      }
+      const head = `${this.#head}${body.toString('latin1', 0, end)}`.slice(0, -4);
+      body = body.subarray(end);
       this.#head = '';
       const wrong = this.#parseHead(head);
       if (wrong || this.#stopped) return wrong;
@@ -59,6 +63,17 @@ export class ResponseParser {
     }
     if (body.length > 0) this.sink.data(body);
     return undefined;
+  }
+
+  /** Offset in `body` just past the blank line that ends the head (which may have begun in an earlier read), or -1. */
+  #headEnd(body: Buffer): number {
+    const tail = this.#head.slice(-3);
+    if (tail.length > 0) {
+      const i = `${tail}${body.toString('latin1', 0, Math.min(3, body.length))}`.indexOf('\r\n\r\n');
+      if (i >= 0) return i + 4 - tail.length;
+    }
+    const i = body.indexOf('\r\n\r\n');
+    return i < 0 ? -1 : i + 4;
   }
 
   /** The connection closed: true when that completes the response (a body delimited by the close). */

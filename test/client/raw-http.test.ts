@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ResponseParser } from '../../src/client/http1-response.ts';
 import { RawHttpPool } from '../../src/client/raw-http.ts';
 
 /**
@@ -199,5 +200,29 @@ describe('RawHttpPool against unusual servers', () => {
     });
     closers.unshift(() => silent.destroy());
     expect((await get(silent, '/')).error?.code).toBe('UND_ERR_HEADERS_TIMEOUT');
+  });
+});
+
+describe('ResponseParser', () => {
+  it('finds the end of the head wherever the reads split it, and passes the body on untouched', () => {
+    const body = Buffer.from('body\r\n\r\nbytes that look like a blank line');
+    const whole = Buffer.concat([Buffer.from(`HTTP/1.1 206 Partial Content\r\ncontent-length: ${body.length}\r\n\r\n`), body]);
+    for (let a = 1; a < whole.length; a++)
+      for (const b of [a, Math.min(whole.length, a + 1), Math.min(whole.length, a + 3), whole.length]) {
+        const heads: number[] = [];
+        const pieces: Buffer[] = [];
+        const p = new ResponseParser({ head: (h) => heads.push(h.status), data: (d) => pieces.push(Buffer.from(d)) });
+        for (const part of [whole.subarray(0, a), whole.subarray(a, b), whole.subarray(b)])
+          if (part.length > 0) expect(p.feed(part)).toBeUndefined();
+        expect(heads, `split at ${a}, ${b}`).toEqual([206]);
+        expect(Buffer.concat(pieces).equals(body), `split at ${a}, ${b}`).toBe(true);
+        expect(p.ended).toBe(true);
+      }
+  });
+
+  it('refuses a head that never ends', () => {
+    const p = new ResponseParser({ head: () => {}, data: () => {} });
+    expect(p.feed(Buffer.from('HTTP/1.1 200 OK\r\n'))).toBeUndefined();
+    expect(p.feed(Buffer.alloc(70 * 1024, 'x'))).toBe('response head too large');
   });
 });
