@@ -1,11 +1,13 @@
 // The thread side of src/client/file-hasher.ts. Plain JavaScript on purpose: worker threads do
 // not inherit the tsx loader that runs haul's TypeScript, and this file needs nothing but node:.
 //
-// It computes the whole-file SHA-256 of `<out>.part` over the verified prefix, region by region
+// It computes the whole-file SHA-256 of `<out>.part` over the written prefix, region by region
 // in file order, reading back what the connections just wrote (from the page cache). A region
 // with `verify` (a chunk trusted from the journal of an earlier run) is checked against its own
 // digest first, on the same read: a bad one is reported and left out of the running hash, and
-// regions after it are ignored until it is sent again.
+// regions after it are ignored until it is sent again. A region with `keep` (a chunk not verified
+// yet) saves the hash state before it, so that `rewind` can go back there if the chunk fails its
+// check; `verified` drops that state.
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -19,6 +21,8 @@ const fd = openSync(path, 'r');
 const buf = Buffer.allocUnsafe(1 << 20);
 let whole = createHash('sha256');
 let next = 0;
+/** @type {Map<number, { hash: import('node:crypto').Hash, offset: number }>} hash states before unverified chunks */
+const checkpoints = new Map();
 
 /** Feeds bytes [offset, offset + length) to `sinks`; false if the file is shorter. */
 function readRegion(offset, length, sinks) {
@@ -36,6 +40,7 @@ port.on('message', (/** @type {any} */ m) => {
   try {
     if (m.type === 'region') {
       if (m.offset !== next) return;
+      if (m.keep) checkpoints.set(m.index, { hash: whole.copy(), offset: m.offset });
       if (m.verify) {
         const chunk = createHash('sha256');
         const candidate = whole.copy();
@@ -49,6 +54,16 @@ port.on('message', (/** @type {any} */ m) => {
       }
       next += m.length;
       port.postMessage({ type: 'hashed', index: m.index, upTo: next });
+    } else if (m.type === 'rewind') {
+      const cp = checkpoints.get(m.index);
+      // No state saved: the region was never hashed (the hash is before it already).
+      if (!cp) return;
+      whole = cp.hash;
+      next = cp.offset;
+      for (const k of checkpoints.keys()) if (k >= m.index) checkpoints.delete(k);
+      port.postMessage({ type: 'hashed', index: m.index - 1, upTo: next });
+    } else if (m.type === 'verified') {
+      checkpoints.delete(m.index);
     } else if (m.type === 'finish') {
       if (next !== m.size) port.postMessage({ type: 'incomplete', upTo: next });
       else {

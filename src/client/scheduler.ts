@@ -28,6 +28,8 @@ const DONE = 3;
 export interface SchedulerHooks {
   /** Read the chunk back (from `prefix.upTo`, continuing `prefix.hash`, when given) and check it. */
   verifyOnDisk(chunk: Chunk, prefix?: { hash: Hash; upTo: number }): Promise<boolean>;
+  /** The chunk's bytes are all in the file, its check about to start (`verifyOnDisk`). */
+  onWritten?(chunk: Chunk): void;
   /** The chunk is written and verified (or, without a digest, written). */
   onDone(chunk: Chunk, source: string | undefined): void;
   /** The chunk's bytes failed verification; it is queued again, alone. May throw to stop the download. */
@@ -71,6 +73,7 @@ export interface SchedulerOptions {
 export class Scheduler {
   readonly map: ChunkMap;
   readonly #state: Uint8Array;
+  #done = 0;
   readonly #runs = new Map<number, ChunkRun>();
   readonly #jobs = new Set<Job>();
   readonly #queue: number[] = [];
@@ -101,8 +104,10 @@ export class Scheduler {
     this.map = new ChunkMap(chunks, opts.hashInline ?? true);
     this.#state = new Uint8Array(chunks.length);
     for (const c of chunks) {
-      if (done.has(c.index)) this.#state[c.index] = DONE;
-      else this.#queue.push(c.index);
+      if (done.has(c.index)) {
+        this.#state[c.index] = DONE;
+        this.#done++;
+      } else this.#queue.push(c.index);
     }
     this.#queued = this.#queue.length;
     signal.addEventListener('abort', () => this.#notify(), { once: true });
@@ -123,6 +128,16 @@ export class Scheduler {
 
   isDone(index: number): boolean {
     return this.#state[index] === DONE;
+  }
+
+  /** Whether all the chunk's bytes are in the file (being verified, or done). */
+  isWritten(index: number): boolean {
+    return this.#state[index] === VERIFYING || this.#state[index] === DONE;
+  }
+
+  /** Chunks done. */
+  get doneCount(): number {
+    return this.#done;
   }
 
   /** The next job for an idle connection, or null when the download is over (or stopped). */
@@ -265,6 +280,7 @@ export class Scheduler {
       this.#decide(chunk, run.inlineDigest === chunk.sha256, run.source);
     else {
       this.#state[index] = VERIFYING;
+      this.hooks.onWritten?.(chunk);
       this.hooks.verifyOnDisk(chunk, run.raced ? undefined : run.prefix).then(
         (ok) => this.#decide(chunk, ok, run.source),
         (e) => this.hooks.onError(e),
@@ -276,6 +292,7 @@ export class Scheduler {
     if (this.signal.aborted) return;
     if (ok) {
       this.#state[chunk.index] = DONE;
+      this.#done++;
       this.hooks.onDone(chunk, source);
     } else {
       this.#requeue(chunk.index);
@@ -296,6 +313,7 @@ export class Scheduler {
   /** A done chunk turned out bad on disk (found by the whole-file hasher): fetch it again. */
   refetch(index: number): void {
     if (this.#state[index] !== DONE) return;
+    this.#done--;
     this.#requeue(index);
     this.#notify();
   }

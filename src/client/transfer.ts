@@ -86,8 +86,12 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   });
 
   // With hashing on threads, chunks are verified by a worker reading them back as they land; the
-  // receiving thread hashes nothing.
+  // receiving thread hashes nothing. The whole-file hasher (another worker) follows the written
+  // prefix, not the verified one (file-hasher.ts): `hashedAhead` are the chunks it hashed before
+  // their check passed.
   const verifier = plan.hashing === 'thread' ? new ChunkVerifier(plan.part.path) : undefined;
+  const followWritten = verifier !== undefined;
+  const hashedAhead = new Set<number>();
   const scheduler: Scheduler = new Scheduler(
     chunks,
     plan.done,
@@ -99,7 +103,9 @@ export async function transfer(plan: TransferPlan): Promise<string> {
           : prefix
             ? await plan.part.digest(prefix.upTo, c.end, prefix.hash)
             : await plan.part.digest(c.start, c.end)) === c.sha256,
+      onWritten: () => advance(),
       onDone(c) {
+        if (hashedAhead.delete(c.index) && hasher instanceof FileHasher) hasher.verified(c.index);
         journal.append(c.index);
         progress.doneBytes += len(c);
         progress.chunksDone++;
@@ -107,6 +113,12 @@ export async function transfer(plan: TransferPlan): Promise<string> {
         advance();
       },
       onCorrupt(c, source) {
+        if (hashedAhead.delete(c.index) && hasher instanceof FileHasher) {
+          // The whole-file hash went past it: back to the state before it.
+          hasher.rewind(c.index);
+          for (const i of hashedAhead) if (i > c.index) hashedAhead.delete(i);
+          prefix = Math.min(prefix, c.index);
+        }
         const n = (corruptByChunk.get(c.index) ?? 0) + 1;
         corruptByChunk.set(c.index, n);
         const key = source ?? 'unknown';
@@ -151,12 +163,18 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   let hasher = newHasher();
 
   function advance() {
-    while (prefix < chunks.length && scheduler.isDone(prefix)) {
+    while (prefix < chunks.length && (followWritten ? scheduler.isWritten(prefix) : scheduler.isDone(prefix))) {
       const c = chunks[prefix]!;
-      hasher.add(c.index, c.start, len(c), verifyAll || unverified.has(c.index) ? c.sha256 : undefined);
+      if (scheduler.isDone(prefix))
+        hasher.add(c.index, c.start, len(c), verifyAll || unverified.has(c.index) ? c.sha256 : undefined);
+      else {
+        // Written, its check still running: hashed now, rewound if the check fails.
+        hashedAhead.add(c.index);
+        hasher.add(c.index, c.start, len(c), undefined, true);
+      }
       prefix++;
     }
-    if (prefix < chunks.length || finishing) return;
+    if (prefix < chunks.length || scheduler.doneCount < chunks.length || finishing) return;
     finishing = true;
     if (chunks.length > 0) progress.setPhase('verifying');
     hasher.finish(size).then((hex) => {

@@ -1,7 +1,8 @@
-import { appendFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileHasher } from '../../src/client/file-hasher.ts';
 import { isCovered } from '../../src/client/job.ts';
 import { Journal, type JournalHeader, readJournal } from '../../src/client/journal.ts';
 import { PartFile } from '../../src/client/part-file.ts';
@@ -124,6 +125,31 @@ describe('part writer', () => {
     expect(w.push(bytesOf(10, 3))).toBe(false);
     await expect(w.drained()).rejects.toMatchObject({ code: 'IO' });
     await expect(w.flush()).rejects.toMatchObject({ code: 'IO' });
+  });
+});
+
+describe('whole-file hasher', () => {
+  it('runs ahead of the checks and goes back over a chunk that failed its own', async () => {
+    const path = join(dir, 'hasher.bin');
+    const chunk = 100_000;
+    const good = bytesOf(4 * chunk, 21);
+    const bad = Buffer.from(good);
+    bad[2 * chunk + 5]! ^= 0xff; // chunk 2 arrives corrupt
+    await writeFile(path, bad);
+    const h = new FileHasher(path, { onBad: () => {}, onError: () => {} });
+    try {
+      for (let i = 0; i < 4; i++) h.add(i, i * chunk, chunk, undefined, true);
+      // Chunk 2 fails its check after the hasher went past it: rewound, fetched again, added again.
+      h.rewind(2);
+      const fd = await open(path, 'r+');
+      await fd.write(good.subarray(2 * chunk, 3 * chunk), 0, chunk, 2 * chunk);
+      await fd.close();
+      for (let i = 2; i < 4; i++) h.add(i, i * chunk, chunk, undefined, true);
+      for (let i = 0; i < 4; i++) h.verified(i);
+      expect(await h.finish(4 * chunk)).toBe(sha256(good));
+    } finally {
+      await h.close();
+    }
   });
 });
 
