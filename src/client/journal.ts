@@ -4,13 +4,19 @@ import { ioError } from './errors.ts';
 
 /**
  * The journal beside `<out>.part`: which chunks are written and verified, so a killed client
- * resumes where it was (DESIGN §4, §8).
+ * resumes where it was (DESIGN §4, §8), and which are written but were not verified yet.
  *
  * Format: one header line written atomically (temp file + rename), then fixed 8-byte records
  * appended as chunks complete:
  *
  *   HAULJ1 <crc32 hex of json> <json header>\n
- *   u32le (chunk index | 0x80000000 when the chunk was found bad again), u32le crc32(those 4 bytes, seed = header crc)
+ *   u32le (chunk index | 0x80000000 when the chunk was found bad again | 0x40000000 when it is
+ *   written, its check not done yet), u32le crc32(those 4 bytes, seed = header crc)
+ *
+ * A chunk written but not verified when the client died is read back and checked when it starts
+ * again, instead of being fetched again: on a fast link the checks trail the bytes received by
+ * hundreds of MB (both cores busy), and only the chunks still arriving at the kill are lost.
+ * (A client from before `written` records stops reading at the first one, as at a torn record.)
  *
  * A record is appended only after the chunk's bytes were written to the `.part`, so after a crash
  * (SIGKILL) every record names bytes that are in the file. Loading stops at the first record that
@@ -34,12 +40,16 @@ export interface JournalHeader {
 
 const MAGIC = 'HAULJ1';
 const UNDONE = 0x80000000;
+const WRITTEN = 0x40000000;
+const INDEX = 0x3fffffff;
 
 export const journalPath = (partPath: string) => `${partPath}.journal`;
 
 export interface LoadedJournal {
   header: JournalHeader;
   done: Set<number>;
+  /** Chunks written whose check had not passed (nor failed) when the journal ended. */
+  written: Set<number>;
   /** Byte length of the valid prefix (header + good records). */
   validLength: number;
   headerCrc: number;
@@ -66,16 +76,20 @@ export async function readJournal(path: string): Promise<LoadedJournal | null> {
   }
   const headerCrc = Number.parseInt(m[1], 16);
   const done = new Set<number>();
+  const written = new Set<number>();
   let at = nl + 1;
   for (; at + 8 <= buf.length; at += 8) {
     const value = buf.readUInt32LE(at);
     if (crc32(buf.subarray(at, at + 4), headerCrc) !== buf.readUInt32LE(at + 4)) break;
-    const index = value & ~UNDONE;
-    if (index >= header.chunkCount) break;
+    const index = value & INDEX;
+    if (index >= header.chunkCount || (value & UNDONE && value & WRITTEN)) break;
+    written.delete(index);
     if (value & UNDONE) done.delete(index);
-    else done.add(index);
+    else if (value & WRITTEN) {
+      if (!done.has(index)) written.add(index);
+    } else done.add(index);
   }
-  return { header, done, validLength: at, headerCrc };
+  return { header, done, written, validLength: at, headerCrc };
 }
 
 const sameDownload = (a: JournalHeader, b: JournalHeader) =>
@@ -112,7 +126,7 @@ export class Journal {
     path: string,
     header: JournalHeader,
     opts: { discard?: boolean } = {},
-  ): Promise<{ journal: Journal; done: Set<number>; outcome: JournalOpenOutcome }> {
+  ): Promise<{ journal: Journal; done: Set<number>; written: Set<number>; outcome: JournalOpenOutcome }> {
     const existing = await readJournal(path);
     const present = existing !== null || (await stat(path).catch(() => null)) !== null;
     const same = existing !== null && sameDownload(existing.header, header);
@@ -120,7 +134,12 @@ export class Journal {
       if (same && !opts.discard) {
         const fd = await open(path, 'r+');
         await fd.truncate(existing.validLength);
-        return { journal: new Journal(fd, existing.validLength, existing.headerCrc), done: existing.done, outcome: 'resumed' };
+        return {
+          journal: new Journal(fd, existing.validLength, existing.headerCrc),
+          done: existing.done,
+          written: existing.written,
+          outcome: 'resumed',
+        };
       }
       const json = JSON.stringify(header);
       const seed = crc32(json);
@@ -130,7 +149,7 @@ export class Journal {
       await rename(tmp, path);
       const fd = await open(path, 'r+');
       const outcome: JournalOpenOutcome = existing ? (same ? 'new' : 'other-version') : present ? 'unreadable' : 'new';
-      return { journal: new Journal(fd, Buffer.byteLength(line), seed), done: new Set(), outcome };
+      return { journal: new Journal(fd, Buffer.byteLength(line), seed), done: new Set(), written: new Set(), outcome };
     } catch (e) {
       throw ioError(e, `cannot open the journal ${path}`);
     }
@@ -139,6 +158,12 @@ export class Journal {
   /** Records chunk `index` as done (or, with `done = false`, as bad again). Written in the background, in order. */
   append(index: number, done = true): void {
     this.#pending.push(done ? index : (index | UNDONE) >>> 0);
+    this.#writing ??= this.#drain();
+  }
+
+  /** Records that chunk `index`'s bytes are all in the `.part`, its check still to come. */
+  written(index: number): void {
+    this.#pending.push((index | WRITTEN) >>> 0);
     this.#writing ??= this.#drain();
   }
 

@@ -11,15 +11,16 @@ export interface LocalState {
   /** Done chunks trusted from the journal: re-verified while the whole file is hashed. */
   unverified: Set<number>;
   outcome: JournalOpenOutcome;
-  /** Chunks checked by reading them now (server claims, or a `.part` without journal). */
+  /** Chunks checked by reading them now (written but unchecked at a crash, server claims, or a `.part` without journal). */
   checked: number;
 }
 
 /**
  * Opens `<out>.part` and its journal for a download described by `header`:
  * - same download in the journal, `.part` present → resume from the journal (entries re-verified
- *   later, on the hashing pass), and check the chunks the server says are done but the journal
- *   does not know (`claimed`) by reading them;
+ *   later, on the hashing pass), and check by reading them the chunks the journal says were
+ *   written but not checked yet, and those the server says are done but the journal does not know
+ *   (`claimed`);
  * - another version in the journal → discard both and start at zero (never splice versions);
  * - a `.part` without a usable journal → read and verify each of its chunks (when there are
  *   digests to verify against; otherwise start at zero);
@@ -33,7 +34,7 @@ export async function openLocal(
 ): Promise<LocalState> {
   const st = await stat(partPath).catch(() => null);
   const partOk = st?.isFile() === true && st.size === header.size;
-  const { journal, done: journaled, outcome } = await Journal.open(journalPath(partPath), header, { discard: !partOk });
+  const { journal, done: journaled, written, outcome } = await Journal.open(journalPath(partPath), header, { discard: !partOk });
   const canVerify = chunks.every((c) => c.sha256);
   const resumed = outcome === 'resumed';
   const fresh = outcome === 'other-version' || (!resumed && !canVerify);
@@ -46,7 +47,8 @@ export async function openLocal(
       unverified.add(i);
     }
   let toCheck: number[] = [];
-  if (existed && canVerify) toCheck = resumed ? [...claimed].filter((i) => !journaled.has(i)) : chunks.map((c) => c.index);
+  if (existed && canVerify)
+    toCheck = resumed ? [...new Set([...written, ...claimed])].filter((i) => !journaled.has(i)) : chunks.map((c) => c.index);
   let checked = 0;
   for (const i of toCheck) {
     const c = chunks[i];

@@ -103,7 +103,10 @@ export async function transfer(plan: TransferPlan): Promise<string> {
           : prefix
             ? await plan.part.digest(prefix.upTo, c.end, prefix.hash)
             : await plan.part.digest(c.start, c.end)) === c.sha256,
-      onWritten: () => advance(),
+      onWritten(c) {
+        journal.written(c.index);
+        advance();
+      },
       onDone(c) {
         if (hashedAhead.delete(c.index) && hasher instanceof FileHasher) hasher.verified(c.index);
         journal.append(c.index);

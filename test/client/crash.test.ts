@@ -11,9 +11,10 @@ import { cleanEnv } from '../helpers/process.ts';
  * Crash-resume (issue 5): `haul get` killed with SIGKILL at 10 random moments of one download
  * and started again each time. The final file must be exact. What a crash costs is measured from
  * the byte ranges the proxy served to each run and the journal each kill left behind:
- * - lost at kill k: bytes served to run k outside the chunks journaled after the kill (received
- *   but not kept, so fetched again later): at most connections × chunk size — each connection
- *   holds at most one chunk that is not complete yet. "Served" is what the proxy wrote to the
+ * - lost at kill k: bytes served to run k outside the chunks the journal holds after the kill,
+ *   done or written (received but not kept, so fetched again later; a written chunk is checked
+ *   from disk at the restart): at most connections × chunk size — each connection holds at most
+ *   one chunk that is not complete yet. "Served" is what the proxy wrote to the
  *   socket; what was still in socket buffers at the kill never reached haul, at most one paced
  *   write (SLICE) per connection, which the bound allows for;
  * - a restart never fetches a chunk the journal it started from already holds.
@@ -97,7 +98,8 @@ it('survives 10 SIGKILLs: the file is exact, each kill loses at most connections
     p.child.kill('SIGKILL');
     expect(await p.exited).toBe(null);
     runs.push(rig.proxy.stats.served.map(([a, b]) => [a, b] as [number, number]));
-    journals.push(new Set((await readJournal(`${out}.part.journal`))?.done ?? []));
+    const j = await readJournal(`${out}.part.journal`);
+    journals.push(new Set([...(j?.done ?? []), ...(j?.written ?? [])]));
   }
   expect(existsSync(out)).toBe(false);
   // The journal only grows: nothing verified is ever forgotten.

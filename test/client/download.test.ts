@@ -3,6 +3,7 @@ import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StartDownloadDocument } from '../../src/client/generated/graphql.ts';
 import { type DownloadEvent, type DownloadOptions, download, HaulClientError, readJournal } from '../../src/client/index.ts';
+import { Journal } from '../../src/client/journal.ts';
 import { bytesOf, sha256 } from '../helpers/api.ts';
 import { type ClientRig, startClientRig } from '../helpers/client.ts';
 import { gql } from '../helpers/server.ts';
@@ -178,6 +179,36 @@ describe('download(): resume', () => {
       expect(r.refetchedChunks).toBe(1);
     },
   );
+
+  it('chunks written but not yet checked when the client died are checked from disk, not fetched again', async () => {
+    const bytes = bytesOf(2 * MiB, 17);
+    const name = 'written.bin';
+    const { fileId } = await rig.add(name, bytes, CHUNK);
+    const journal = await interrupted(fileId, name, 512 * KiB);
+    // As if the client had died before checking them: the journal says written, not done.
+    const path = `${rig.out(name)}.part.journal`;
+    await rm(path);
+    const rewritten = await Journal.open(path, journal.header);
+    for (const i of journal.done) rewritten.journal.written(i);
+    await rewritten.journal.close();
+    // …and one of them arrived corrupt.
+    const victim = Math.min(...journal.done);
+    const fd = await open(`${rig.out(name)}.part`, 'r+');
+    await fd.write(Buffer.alloc(CHUNK), 0, CHUNK, victim * CHUNK);
+    await fd.close();
+    rig.proxy.resetStats();
+    const events: DownloadEvent[] = [];
+    // Another device's session: the server vouches for no chunk, only the journal can.
+    const r = await download(opts(fileId, name, { clientId: 'written-other-device', onEvent: (e) => events.push(e) }));
+    expect(r.sha256).toBe(sha256(bytes));
+    expect(events.find((e) => e.type === 'resume-check')).toMatchObject({
+      outcome: 'resumed',
+      verifiedChunks: journal.done.size - 1,
+    });
+    expect(r.receivedBytes).toBe(bytes.length - (journal.done.size - 1) * CHUNK);
+    const fetched = rig.proxy.stats.ranges.map((h) => /bytes=(\d+)-(\d+)/.exec(h)!.slice(1).map(Number));
+    expect(fetched.some(([a, b]) => a! <= victim * CHUNK && b! >= (victim + 1) * CHUNK - 1)).toBe(true);
+  });
 
   it('a journal of another version of the file is discarded, never spliced', async () => {
     const v1 = bytesOf(1 * MiB, 14);

@@ -36,6 +36,19 @@ describe('journal', () => {
     await again.journal.close();
   });
 
+  it('keeps chunks written but not checked apart from done ones, until their check passes or fails', async () => {
+    const path = join(dir, 'j-written');
+    const { journal } = await Journal.open(path, header);
+    for (const i of [2, 4, 6]) journal.written(i);
+    journal.append(2); // checked: done
+    journal.append(6, false); // failed its check: neither
+    await journal.close();
+    const again = await Journal.open(path, header);
+    expect([...again.done]).toEqual([2]);
+    expect([...again.written]).toEqual([4]);
+    await again.journal.close();
+  });
+
   it('stops at a torn or corrupt record, and cuts it off before appending', async () => {
     const path = join(dir, 'j2');
     const { journal } = await Journal.open(path, header);
