@@ -31,6 +31,11 @@ export class ChunkVerifier {
     this.#worker.on('error', (e) => this.#fail(new HaulClientError('IO', `verifying chunks failed: ${e.message}`)));
   }
 
+  /** Room for another check: one being hashed and one queued keep the thread busy. */
+  get free(): boolean {
+    return this.#pending.size < 2 && !this.#failure;
+  }
+
   /** SHA-256 (hex) of bytes [start, end] of the file as they are now. */
   digest(start: number, end: number): Promise<string> {
     if (this.#failure) return Promise.reject(this.#failure);

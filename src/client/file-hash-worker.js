@@ -7,7 +7,8 @@
 // digest first, on the same read: a bad one is reported and left out of the running hash, and
 // regions after it are ignored until it is sent again. A region with `keep` (a chunk not verified
 // yet) saves the hash state before it, so that `rewind` can go back there if the chunk fails its
-// check; `verified` drops that state.
+// check; `verified` drops that state. Every region is answered once: hashed, bad or skipped. When
+// it has nothing to hash, the thread also checks chunks for the chunk verifier (`check`).
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -39,7 +40,10 @@ function readRegion(offset, length, sinks) {
 port.on('message', (/** @type {any} */ m) => {
   try {
     if (m.type === 'region') {
-      if (m.offset !== next) return;
+      if (m.offset !== next) {
+        port.postMessage({ type: 'skipped', index: m.index });
+        return;
+      }
       if (m.keep) checkpoints.set(m.index, { hash: whole.copy(), offset: m.offset });
       if (m.verify) {
         const chunk = createHash('sha256');
@@ -61,7 +65,11 @@ port.on('message', (/** @type {any} */ m) => {
       whole = cp.hash;
       next = cp.offset;
       for (const k of checkpoints.keys()) if (k >= m.index) checkpoints.delete(k);
-      port.postMessage({ type: 'hashed', index: m.index - 1, upTo: next });
+      port.postMessage({ type: 'rewound', upTo: next });
+    } else if (m.type === 'check') {
+      const chunk = createHash('sha256');
+      if (!readRegion(m.start, m.end + 1 - m.start, [chunk])) throw new Error(`${path} is shorter than expected`);
+      port.postMessage({ type: 'checked', id: m.id, hex: chunk.digest('hex') });
     } else if (m.type === 'verified') {
       checkpoints.delete(m.index);
     } else if (m.type === 'finish') {

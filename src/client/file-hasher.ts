@@ -6,6 +6,9 @@ const WORKER_URL = new URL('./file-hash-worker.js', import.meta.url);
 type FromWorker =
   | { type: 'bad'; index: number }
   | { type: 'hashed'; index: number; upTo: number }
+  | { type: 'skipped'; index: number }
+  | { type: 'rewound'; upTo: number }
+  | { type: 'checked'; id: number; hex: string }
   | { type: 'incomplete'; upTo: number }
   | { type: 'digest'; hex: string }
   | { type: 'error'; message: string };
@@ -27,10 +30,15 @@ export class FileHasher {
   #failure: Error | undefined;
   /** Bytes hashed so far (the hashed prefix). */
   hashedBytes = 0;
+  /** Regions sent and not answered yet. */
+  #regions = 0;
+  /** A chunk check it is doing for the chunk verifier. */
+  #check: { id: number; resolve(hex: string): void; reject(e: unknown): void } | undefined;
+  #nextCheck = 0;
 
   constructor(
     path: string,
-    private readonly hooks: { onBad(index: number): void; onError(e: HaulClientError): void },
+    private readonly hooks: { onBad(index: number): void; onError(e: HaulClientError): void; onIdle?(): void },
   ) {
     // Plain JS with no loader (inheriting tsx or vitest's would cost the thread ~15 MB), and a
     // small heap: it holds one 1 MiB read buffer and two hash states.
@@ -41,9 +49,17 @@ export class FileHasher {
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
     this.#worker.on('message', (m: FromWorker) => {
-      if (m.type === 'bad') this.hooks.onBad(m.index);
-      else if (m.type === 'hashed') this.hashedBytes = m.upTo;
-      else if (m.type === 'incomplete') this.#settle(null);
+      if (m.type === 'bad' || m.type === 'hashed' || m.type === 'skipped') {
+        this.#regions--;
+        if (m.type === 'bad') this.hooks.onBad(m.index);
+        else if (m.type === 'hashed') this.hashedBytes = m.upTo;
+        if (this.free) this.hooks.onIdle?.();
+      } else if (m.type === 'rewound') this.hashedBytes = m.upTo;
+      else if (m.type === 'checked') {
+        const c = this.#check;
+        this.#check = undefined;
+        c?.resolve(m.hex);
+      } else if (m.type === 'incomplete') this.#settle(null);
       else if (m.type === 'digest') this.#settle(m.hex);
       else this.#fail(new HaulClientError('IO', `hashing the download failed: ${m.message}`));
     });
@@ -55,7 +71,23 @@ export class FileHasher {
    * expected). `keep`: the chunk is not verified yet; its hash state is kept for `rewind`.
    */
   add(index: number, offset: number, length: number, verify?: string, keep = false): void {
+    this.#regions++;
     this.#worker.postMessage({ type: 'region', index, offset, length, verify, keep });
+  }
+
+  /** Nothing to hash and no check running: it may check a chunk for the chunk verifier. */
+  get free(): boolean {
+    return this.#regions === 0 && !this.#check && !this.#failure && !this.#finish;
+  }
+
+  /** SHA-256 (hex) of bytes [start, end] of the file (a chunk check; one at a time, when `free`). */
+  digest(start: number, end: number): Promise<string> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      const id = this.#nextCheck++;
+      this.#check = { id, resolve, reject };
+      this.#worker.postMessage({ type: 'check', id, start, end });
+    });
   }
 
   /** Chunk `index`, added with `keep`, failed its check: the hash goes back to before it. */
@@ -92,6 +124,9 @@ export class FileHasher {
     const f = this.#finish;
     this.#finish = undefined;
     f?.reject(e);
+    const c = this.#check;
+    this.#check = undefined;
+    c?.reject(e);
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { isStrongEtag, type PoolSet, type RangeInfo } from './range-request.ts';
 import type { RetryPolicy } from './retry.ts';
 import { Scheduler } from './scheduler.ts';
 import type { DownloadEvent } from './types.ts';
+import { VerifyQueue } from './verify-queue.ts';
 
 /** Counters the result reports, shared across restarts. */
 export interface TransferStats {
@@ -92,17 +93,18 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   const verifier = plan.hashing === 'thread' ? new ChunkVerifier(plan.part.path) : undefined;
   const followWritten = verifier !== undefined;
   const hashedAhead = new Set<number>();
+  /** Checks handed out to the verifier, and to the whole-file hasher's thread when it waits (verify-queue.ts). */
+  let queue: VerifyQueue | undefined;
   const scheduler: Scheduler = new Scheduler(
     chunks,
     plan.done,
     signal,
     {
       verifyOnDisk: async (c, prefix) =>
-        (verifier
-          ? await verifier.digest(c.start, c.end)
-          : prefix
-            ? await plan.part.digest(prefix.upTo, c.end, prefix.hash)
-            : await plan.part.digest(c.start, c.end)) === c.sha256,
+        queue
+          ? queue.request(c)
+          : (prefix ? await plan.part.digest(prefix.upTo, c.end, prefix.hash) : await plan.part.digest(c.start, c.end)) ===
+            c.sha256,
       onWritten(c) {
         journal.written(c.index);
         advance();
@@ -161,9 +163,11 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   };
   const newHasher = () =>
     plan.hashing === 'thread'
-      ? new FileHasher(plan.part.path, { onBad, onError: fail })
+      ? new FileHasher(plan.part.path, { onBad, onError: fail, onIdle: () => queue?.pump() })
       : new InlineFileHasher(plan.part.path, { onBad, onError: fail });
   let hasher = newHasher();
+  const newQueue = () => (verifier && hasher instanceof FileHasher ? new VerifyQueue([verifier, hasher]) : undefined);
+  queue = newQueue();
 
   function advance() {
     while (prefix < chunks.length && (followWritten ? scheduler.isWritten(prefix) : scheduler.isDone(prefix))) {
@@ -197,6 +201,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
       plan.emit({ type: 'rehash', reason: 'the whole-file SHA-256 did not match; re-verifying every chunk on disk' });
       void hasher.close();
       hasher = newHasher();
+      queue = newQueue();
       prefix = 0;
       advance();
       return;
@@ -263,6 +268,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
     if (plan.signal.aborted) throw plan.signal.reason;
     return await digest;
   } finally {
+    queue?.close(new HaulClientError('ABORTED', 'the transfer ended'));
     await hasher.close();
     await verifier?.close();
     await journal.flush().catch(() => {});

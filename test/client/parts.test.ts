@@ -2,6 +2,7 @@ import { appendFile, mkdtemp, open, readFile, rm, truncate, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChunkVerifier } from '../../src/client/chunk-verifier.ts';
 import { FileHasher } from '../../src/client/file-hasher.ts';
 import { isCovered } from '../../src/client/job.ts';
 import { Journal, type JournalHeader, readJournal } from '../../src/client/journal.ts';
@@ -9,6 +10,7 @@ import { PartFile } from '../../src/client/part-file.ts';
 import { PartWriter } from '../../src/client/part-writer.ts';
 import { reprDigestSha256 } from '../../src/client/range-request.ts';
 import { backoffDelay, DEFAULT_RETRY, parseRetryAfter } from '../../src/client/retry.ts';
+import { type ChunkChecker, VerifyQueue } from '../../src/client/verify-queue.ts';
 import { bytesOf, sha256 } from '../helpers/api.ts';
 
 /** The engine's building blocks on their own, on real files. */
@@ -162,6 +164,49 @@ describe('whole-file hasher', () => {
       expect(await h.finish(4 * chunk)).toBe(sha256(good));
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('verify queue', () => {
+  it('shares chunk checks between the verifier and an idle whole-file hasher, oldest first', async () => {
+    const path = join(dir, 'queue.bin');
+    const chunk = 64 * 1024;
+    const bytes = bytesOf(6 * chunk, 31);
+    const chunks = Array.from({ length: 6 }, (_, i) => ({
+      index: i,
+      start: i * chunk,
+      end: (i + 1) * chunk - 1,
+      sha256: sha256(bytes.subarray(i * chunk, (i + 1) * chunk)),
+    }));
+    const onDisk = Buffer.from(bytes);
+    onDisk[4 * chunk + 9]! ^= 1; // chunk 4 is bad on disk
+    await writeFile(path, onDisk);
+    const verifier = new ChunkVerifier(path);
+    const hasher = new FileHasher(path, { onBad: () => {}, onError: () => {} });
+    const used: string[] = [];
+    const counting = (name: string, c: ChunkChecker): ChunkChecker => ({
+      get free() {
+        return c.free;
+      },
+      digest(a, b) {
+        used.push(name);
+        return c.digest(a, b);
+      },
+    });
+    try {
+      expect(hasher.free).toBe(true);
+      const queue = new VerifyQueue([counting('verifier', verifier), counting('hasher', hasher)]);
+      const results = await Promise.all(chunks.map((c) => queue.request(c)));
+      expect(results).toEqual([true, true, true, true, false, true]);
+      // The verifier takes two (one hashing, one queued), the idle hasher one, the rest as they free up.
+      expect(used.slice(0, 3)).toEqual(['verifier', 'verifier', 'hasher']);
+      expect(used).toHaveLength(6);
+      queue.close(new Error('closed'));
+      await expect(queue.request(chunks[0]!)).rejects.toThrow('closed');
+    } finally {
+      await verifier.close();
+      await hasher.close();
     }
   });
 });
