@@ -1,7 +1,7 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import { HaulError, isHaulError } from '../errors.ts';
 import type { BlobReader, BlobStat, BlobStore } from '../storage/blob-store.ts';
-import { type BlobVersion, currentVersion, isReservedKey, readVersion } from '../storage/versions.ts';
+import { type BlobVersion, currentVersion, isReservedKey, readVersion, sameVersion, statOf } from '../storage/versions.ts';
 import { streamSource } from './body.ts';
 import type { ChunkSource, ObjectMeta, ObjectRef, Origin } from './origin.ts';
 
@@ -59,7 +59,7 @@ export interface StoreOriginOptions {
 
 interface RecordEntry {
   record: BlobVersion | null;
-  /** `size:mtimeMs` of the stat the record was read for (or the record's own, from read()). */
+  /** `statKey` of the stat the record was read for (or the record's own, from read()). */
   statKey: string;
   at: number;
 }
@@ -69,7 +69,7 @@ export const DEFAULT_READ_CHUNK_BYTES = 256 * 1024;
 /** An opened file shared by the reads of one version (see "Open files"). */
 interface OpenFile {
   key: string;
-  /** `size:mtimeMs` of the record it was checked against. */
+  /** `statKey` of the record it was checked against. */
   statKey: string;
   reader: Promise<BlobReader>;
   openedAt: number;
@@ -81,7 +81,8 @@ interface OpenFile {
 
 const noop = () => {};
 
-const statKey = (size: number, lastModified: Date) => `${size}:${lastModified.getTime()}`;
+/** Which object version a stat describes: size, modification time and entity tag (S3). */
+const statKey = (s: BlobStat) => `${s.size}:${s.lastModified.getTime()}:${s.etag ?? ''}`;
 
 const gone = (key: string) => new HaulError('NOT_FOUND', `object "${key}" is not at the requested version`, { changed: true });
 
@@ -129,7 +130,7 @@ export class StoreOrigin implements Origin {
     }
     if (stat === null) return null;
     signal?.throwIfAborted();
-    const sk = statKey(stat.size, stat.lastModified);
+    const sk = statKey(stat);
     const record = await this.#record(key, (e) => e.statKey === sk, sk);
     return { size: stat.size, lastModified: stat.lastModified, version: currentVersion(stat, record) };
   }
@@ -141,7 +142,7 @@ export class StoreOrigin implements Origin {
     let body: Readable;
     try {
       body = await this.store.read(key, range, {
-        expect: { size: record.size, lastModified: new Date(record.lastModified) },
+        expect: statOf(record),
         highWaterMark: this.#chunk,
       });
     } catch (e) {
@@ -234,7 +235,7 @@ export class StoreOrigin implements Origin {
 
   /** An open file of the record's version: reused while fresh, else opened and checked. The caller releases it. */
   async #acquire(key: string, record: BlobVersion): Promise<OpenFile> {
-    const sk = statKey(record.size, new Date(record.lastModified));
+    const sk = statKey(statOf(record));
     const now = this.#now();
     let file = this.#files.get(key);
     if (file && (file.statKey !== sk || now - file.openedAt >= this.#fileTtlMs)) {
@@ -278,7 +279,7 @@ export class StoreOrigin implements Origin {
       }
       throw e;
     }
-    if (reader.size !== record.size || reader.lastModified.getTime() !== new Date(record.lastModified).getTime()) {
+    if (!sameVersion(reader, statOf(record))) {
       await reader.close().catch(noop);
       this.#records.delete(key);
       throw gone(key);
@@ -319,7 +320,7 @@ export class StoreOrigin implements Origin {
     }
     const record = await flight;
     if (this.#ttlMs > 0) {
-      const sk = forStat ?? (record ? statKey(record.size, new Date(record.lastModified)) : '');
+      const sk = forStat ?? (record ? statKey(statOf(record)) : '');
       this.#records.delete(key);
       this.#records.set(key, { record, statKey: sk, at: now });
       if (this.#records.size > this.#max) {

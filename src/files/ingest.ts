@@ -2,7 +2,7 @@ import { addAbortSignal } from 'node:stream';
 import { HaulError } from '../errors.ts';
 import type { File, PrismaClient } from '../generated/prisma/client.ts';
 import type { BlobReader, BlobStat, BlobStore } from '../storage/blob-store.ts';
-import { assertUserStorageKey, writeVersion } from '../storage/versions.ts';
+import { assertUserStorageKey, sameVersion, versionOf, writeVersion } from '../storage/versions.ts';
 import { chunkCount, DEFAULT_CHUNK_SIZE, MiB, validateChunkSize } from './chunking.ts';
 import { type HashResult, hashInline, hashWithThreads, streamReader, type ThreadedHashOptions } from './hashing.ts';
 import { merkleRoot } from './merkle.ts';
@@ -98,7 +98,7 @@ export async function ingestObject(deps: IngestDeps, input: IngestInput, opts: I
     const { stat, digests, checksum } = await hashObject(store, input.storageKey, chunkSize, opts);
     // Bytes rewritten in place during the read would give a digest of neither version.
     const after = await store.stat(input.storageKey);
-    if (after?.size !== stat.size || after.lastModified.getTime() !== stat.lastModified.getTime())
+    if (!after || !sameVersion(after, stat))
       throw new HaulError('CHECKSUM_MISMATCH', `object "${input.storageKey}" changed while it was being hashed`);
     if (input.checksum !== undefined && input.checksum.toLowerCase() !== checksum)
       throw new HaulError(
@@ -107,11 +107,7 @@ export async function ingestObject(deps: IngestDeps, input: IngestInput, opts: I
         { permanent: true },
       );
     // The edge serves these bytes under this version only while the store still reports them.
-    await writeVersion(store, input.storageKey, {
-      sha256: checksum,
-      size: stat.size,
-      lastModified: stat.lastModified.toISOString(),
-    });
+    await writeVersion(store, input.storageKey, versionOf(checksum, stat));
 
     const rows = digests.map((d, index) => ({
       fileId: file.id,
@@ -186,7 +182,7 @@ async function hashObject(
       reader = streamReader(stream, stat.size, stat.lastModified, key);
     }
     try {
-      const opened = { size: reader.size, lastModified: reader.lastModified };
+      const opened = { size: reader.size, lastModified: reader.lastModified, etag: reader.etag ?? stat.etag };
       result = { stat: opened, ...(await hashWithThreads(reader, key, chunkSize, { ...opts, ...opts.ring })) };
     } finally {
       await reader.close();

@@ -32,6 +32,8 @@ export interface BlobStore {
 export interface BlobReader {
   readonly size: number;
   readonly lastModified: Date;
+  /** The opened version's entity tag, when the store has them (S3). */
+  readonly etag?: string | undefined;
   /** Bytes per read this backend is happiest with (one S3 request, a few MiB of pread). */
   readonly preferredReadSize: number;
   /** Reads that may usefully run in parallel. */
@@ -48,6 +50,12 @@ export interface BlobReader {
 export interface BlobStat {
   size: number;
   lastModified: Date;
+  /**
+   * The store's entity tag of this version, when it has them (S3; a folder store has not). It
+   * changes with every write, where a modification time in whole seconds (S3's) may not: an object
+   * replaced by one of the same size within the second keeps its size and time.
+   */
+  etag?: string | undefined;
 }
 
 export interface ReadOptions {
@@ -55,7 +63,8 @@ export interface ReadOptions {
    * Read only if the object still has this size and modification time, checked against the very
    * object the bytes come from (fs: the opened file; S3: the GetObject response), so a reader that
    * validated a version never gets bytes of another one. Otherwise rejects with NOT_FOUND
-   * (`details.changed: true`). Modification times compare at the store's precision.
+   * (`details.changed: true`). Modification times compare at the store's precision; an entity tag,
+   * when given, must match too (S3: If-Match).
    */
   expect?: BlobStat;
   /**

@@ -46,7 +46,7 @@ export class S3BlobStore implements BlobStore {
     validateStorageKey(key);
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0) };
+      return { size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0), etag: out.ETag };
     } catch (e) {
       // HEAD has no body, so a missing key surfaces only as a bare 404 ("NotFound").
       if (status(e) === 404 || errName(e) === 'NotFound' || errName(e) === 'NoSuchKey') return null;
@@ -71,6 +71,7 @@ export class S3BlobStore implements BlobStore {
           // S3 refuses (412) an object modified after the expected time; the response's own
           // metadata is compared below too, for stores that ignore the header.
           ...(expect ? { IfUnmodifiedSince: expect.lastModified } : {}),
+          ...(expect?.etag ? { IfMatch: expect.etag } : {}),
         }),
       );
       // In Node the SDK hands back the HTTP response stream itself: pass it on, unbuffered.
@@ -78,7 +79,11 @@ export class S3BlobStore implements BlobStore {
       if (expect) {
         // The total size: after the slash of Content-Range for a ranged GET, else Content-Length.
         const total = range ? Number(/\/(\d+)$/.exec(out.ContentRange ?? '')?.[1]) : out.ContentLength;
-        if (total !== expect.size || out.LastModified?.getTime() !== expect.lastModified.getTime()) {
+        if (
+          total !== expect.size ||
+          out.LastModified?.getTime() !== expect.lastModified.getTime() ||
+          (expect.etag !== undefined && out.ETag !== undefined && out.ETag !== expect.etag)
+        ) {
           out.Body.destroy();
           throw objectChanged(key);
         }
@@ -117,6 +122,7 @@ export class S3BlobStore implements BlobStore {
     return {
       size: head.ContentLength ?? 0,
       lastModified: head.LastModified ?? new Date(0),
+      etag,
       preferredReadSize: S3_RANGE_SIZE,
       readConcurrency: S3_RANGE_CONCURRENCY,
       async read(into, position, signal) {

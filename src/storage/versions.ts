@@ -3,9 +3,9 @@ import { type BlobStat, type BlobStore, validateStorageKey } from './blob-store.
 
 /**
  * Which version of an object a key holds. Ingest records the object's SHA-256 with the size and
- * modification time it hashed; the edge trusts the record only while the store still reports
- * that size and time, so bytes replaced behind haul's back are never served under an old
- * version's name (a signed URL binds one version; DESIGN §4).
+ * modification time it hashed (and the store's entity tag, when it has them); the edge trusts the
+ * record only while the store still reports those, so bytes replaced behind haul's back are never
+ * served under an old version's name (a signed URL binds one version; DESIGN §4).
  *
  * Records live in the store itself, under a reserved prefix, so every backend (and every edge
  * reading it) sees the same thing without a database.
@@ -16,6 +16,32 @@ export interface BlobVersion {
   size: number;
   /** The store's modification time when the bytes were hashed (ISO 8601). */
   lastModified: string;
+  /** The store's entity tag of the bytes hashed (S3), absent where the store has none. */
+  etag?: string;
+}
+
+/** The record of `sha256`, the digest of the object version `stat` describes. */
+export function versionOf(sha256: string, stat: BlobStat): BlobVersion {
+  return {
+    sha256,
+    size: stat.size,
+    lastModified: stat.lastModified.toISOString(),
+    ...(stat.etag !== undefined ? { etag: stat.etag } : {}),
+  };
+}
+
+/** Whether two stats name the same object version: size, time and, when both have one, entity tag. */
+export function sameVersion(a: BlobStat, b: BlobStat): boolean {
+  return (
+    a.size === b.size &&
+    a.lastModified.getTime() === b.lastModified.getTime() &&
+    (a.etag === undefined || b.etag === undefined || a.etag === b.etag)
+  );
+}
+
+/** The stat a record was written for. */
+export function statOf(v: BlobVersion): BlobStat {
+  return { size: v.size, lastModified: new Date(v.lastModified), etag: v.etag };
 }
 
 /** Keys under this prefix are haul's own; clients may neither ingest nor fetch them. */
@@ -56,10 +82,11 @@ export async function readVersion(store: BlobStore, key: string): Promise<BlobVe
     typeof v.sha256 !== 'string' ||
     !/^[0-9a-f]{64}$/.test(v.sha256) ||
     typeof v.size !== 'number' ||
-    typeof v.lastModified !== 'string'
+    typeof v.lastModified !== 'string' ||
+    (v.etag !== undefined && typeof v.etag !== 'string')
   )
     throw new HaulError('INTERNAL', `version record of "${key}" is malformed`);
-  return { sha256: v.sha256, size: v.size, lastModified: v.lastModified };
+  return { sha256: v.sha256, size: v.size, lastModified: v.lastModified, ...(v.etag !== undefined ? { etag: v.etag } : {}) };
 }
 
 /**
@@ -68,6 +95,5 @@ export async function readVersion(store: BlobStore, key: string): Promise<BlobVe
  */
 export function currentVersion(stat: BlobStat, record: BlobVersion | null): string | null {
   if (!record) return null;
-  if (record.size !== stat.size || record.lastModified !== stat.lastModified.toISOString()) return null;
-  return record.sha256;
+  return sameVersion(statOf(record), stat) ? record.sha256 : null;
 }

@@ -136,4 +136,27 @@ describe('S3 backend (s3rver) against the folder backend', () => {
     const r = await rawRequest(e.base, targetOf(url));
     expect(r.status).toBe(410);
   });
+
+  it('replaced by an object of the same size within the same second: the ETag tells them apart', async () => {
+    const key = 'objects/same-second.bin';
+    // Start just after a second begins, so that both writes fall within it.
+    await new Promise((r) => setTimeout(r, 1020 - (Date.now() % 1000)));
+    const v1 = await putVersioned(s3Store, key, bytesOf(5000, 3));
+    const before = (await s3Store.stat(key))!;
+    const origin = new StoreOrigin(s3Store, { recordTtlMs: 60_000 });
+    await using e = await startEdge({ origin });
+    const url = e.sign({ objectPath: key, version: v1 });
+    expect((await rawRequest(e.base, targetOf(url))).status).toBe(200);
+    await s3Store.put(key, bytesOf(5000, 4));
+    const after = (await s3Store.stat(key))!;
+    // Same size, and S3 times having whole seconds, the same time: only the ETag differs.
+    expect(after.size).toBe(before.size);
+    expect(after.lastModified.getTime()).toBe(before.lastModified.getTime());
+    expect(after.etag).not.toBe(before.etag);
+    await expect(origin.read({ objectPath: key, version: v1, signedPath: '' }, { start: 0, end: 4999 })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect((await rawRequest(e.base, targetOf(url))).status).toBe(410);
+    expect((await origin.head({ objectPath: key, version: v1, signedPath: '' }))?.version).toBeNull();
+  });
 });

@@ -6,7 +6,7 @@ import { createEdgeHandler, type EdgeHandlerOptions } from '../../src/edge/handl
 import type { ObjectMeta, ObjectRef, Origin } from '../../src/edge/origin.ts';
 import { Keyring, type SignDownloadUrlInput, signDownloadUrl } from '../../src/edge/signing.ts';
 import type { BlobStore } from '../../src/storage/blob-store.ts';
-import { writeVersion } from '../../src/storage/versions.ts';
+import { versionOf, writeVersion } from '../../src/storage/versions.ts';
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 export const HOUR = 3_600_000;
@@ -18,7 +18,7 @@ export async function putVersioned(store: BlobStore, key: string, bytes: Buffer)
   const stat = await store.stat(key);
   if (!stat) throw new Error(`putVersioned: ${key} vanished`);
   const v = sha256(bytes);
-  await writeVersion(store, key, { sha256: v, size: stat.size, lastModified: stat.lastModified.toISOString() });
+  await writeVersion(store, key, versionOf(v, stat));
   return v;
 }
 
