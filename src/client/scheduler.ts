@@ -45,7 +45,7 @@ export interface SchedulerOptions {
   minSplitBytes?: number;
   /**
    * A claim covers at most this many bytes (whole chunks; at least one). Claims are taken in file
-   * order, so this bounds how far the verified prefix — which the whole-file hash follows — trails
+   * order, so this bounds how far the written prefix — which the whole-file hash follows — trails
    * the bytes received: about connections × maxClaimBytes, all left to hash when the last byte
    * lands. Default 32 MiB: one request per claim costs a round trip, negligible at that size.
    */
