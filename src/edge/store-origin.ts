@@ -1,25 +1,28 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import { HaulError, isHaulError } from '../errors.ts';
 import type { BlobReader, BlobStat, BlobStore } from '../storage/blob-store.ts';
-import { type BlobVersion, currentVersion, isReservedKey, readVersion, sameVersion, statOf } from '../storage/versions.ts';
+import { type BlobVersion, currentVersion, isReservedKey, sameVersion, statOf } from '../storage/versions.ts';
 import { streamSource } from './body.ts';
+import { FileSource } from './file-source.ts';
 import type { ChunkSource, ObjectMeta, ObjectRef, Origin } from './origin.ts';
+import { statKey, VersionCache } from './version-cache.ts';
 
 /**
  * The Origin that reads the object store itself (fs or S3).
  *
  * - `head()` stats the object and reads its version record (written by ingest, see
  *   `storage/versions.ts`): the object's current version is the record's SHA-256 while the store
- *   still reports the size and modification time that were hashed.
+ *   still reports the size, modification time (and on S3 the ETag) that were hashed.
  * - `read()` checks the URL's version against the record, then reads *conditionally*: the store
- *   compares the record's size and modification time with the object it actually opens (the
+ *   compares the record's size, modification time and ETag with the object it actually opens (the
  *   file descriptor, the GetObject response), so bytes of another version are never returned,
  *   even when the object is replaced between the check and the read. It needs no stat of its own.
  *
- * Records are cached for `recordTtlMs` (default 1 s) so a hot file does not re-read its record on
- * every request. A cached record is used by `head()` only for the same size and modification
- * time it was read for, so a changed object is seen at once; `read()` may use any fresh one,
- * since the conditional read refuses a stale one (and drops it from the cache).
+ * Records are cached for `recordTtlMs` (default 1 s; `version-cache.ts`) so a hot file does not
+ * re-read its record on every request. A cached record is used by `head()` only for the same stat
+ * (size, modification time, ETag) it was read for, so a changed object is seen at once; `read()`
+ * may use any fresh one, since the conditional read refuses a stale one (and drops it from the
+ * cache).
  *
  * ## Open files (folder store): `chunks()` and `readInto()`
  *
@@ -57,13 +60,6 @@ export interface StoreOriginOptions {
   maxOpenFiles?: number | undefined;
 }
 
-interface RecordEntry {
-  record: BlobVersion | null;
-  /** `statKey` of the stat the record was read for (or the record's own, from read()). */
-  statKey: string;
-  at: number;
-}
-
 export const DEFAULT_READ_CHUNK_BYTES = 256 * 1024;
 
 /** An opened file shared by the reads of one version (see "Open files"). */
@@ -81,19 +77,13 @@ interface OpenFile {
 
 const noop = () => {};
 
-/** Which object version a stat describes: size, modification time and entity tag (S3). */
-const statKey = (s: BlobStat) => `${s.size}:${s.lastModified.getTime()}:${s.etag ?? ''}`;
-
 const gone = (key: string) => new HaulError('NOT_FOUND', `object "${key}" is not at the requested version`, { changed: true });
 
 export class StoreOrigin implements Origin {
   readonly store: BlobStore;
-  readonly #ttlMs: number;
-  readonly #max: number;
   readonly #now: () => number;
   readonly #chunk: number;
-  readonly #records = new Map<string, RecordEntry>();
-  readonly #inflight = new Map<string, Promise<BlobVersion | null>>();
+  readonly #records: VersionCache;
   readonly #fileTtlMs: number;
   readonly #maxFiles: number;
   readonly #files = new Map<string, OpenFile>();
@@ -102,9 +92,8 @@ export class StoreOrigin implements Origin {
 
   constructor(store: BlobStore, opts: StoreOriginOptions = {}) {
     this.store = store;
-    this.#ttlMs = opts.recordTtlMs ?? 1000;
-    this.#max = opts.maxRecords ?? 10_000;
     this.#now = opts.now ?? Date.now;
+    this.#records = new VersionCache(store, { ttlMs: opts.recordTtlMs ?? 1000, max: opts.maxRecords ?? 10_000, now: this.#now });
     this.#chunk = opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES;
     this.#fileTtlMs = opts.openFileTtlMs ?? 1000;
     this.#maxFiles = opts.maxOpenFiles ?? 256;
@@ -131,7 +120,7 @@ export class StoreOrigin implements Origin {
     if (stat === null) return null;
     signal?.throwIfAborted();
     const sk = statKey(stat);
-    const record = await this.#record(key, (e) => e.statKey === sk, sk);
+    const record = await this.#records.get(key, (k) => k === sk, sk);
     return { size: stat.size, lastModified: stat.lastModified, version: currentVersion(stat, record) };
   }
 
@@ -226,7 +215,7 @@ export class StoreOrigin implements Origin {
   async #checked(ref: ObjectRef, range: { start: number; end: number }): Promise<BlobVersion> {
     const key = ref.objectPath;
     if (isReservedKey(key)) throw new HaulError('NOT_FOUND', 'no such object');
-    const record = await this.#record(key, () => true);
+    const record = await this.#records.get(key, () => true);
     if (record === null || record.sha256 !== ref.version) throw gone(key);
     if (range.start < 0 || range.end < range.start || range.end >= record.size)
       throw new HaulError('BAD_USER_INPUT', `range ${range.start}-${range.end} is outside the object's ${record.size} bytes`);
@@ -305,125 +294,5 @@ export class StoreOrigin implements Origin {
 
   #close(file: OpenFile): void {
     file.reader.then((r) => r.close()).catch(noop);
-  }
-
-  /** The version record of `key`: a fresh cached one that `usable` accepts, else read from the store. */
-  async #record(key: string, usable: (e: RecordEntry) => boolean, forStat?: string): Promise<BlobVersion | null> {
-    const now = this.#now();
-    const hit = this.#records.get(key);
-    if (hit && now - hit.at < this.#ttlMs && usable(hit)) return hit.record;
-    // Concurrent misses on one key share one read of the record.
-    let flight = this.#inflight.get(key);
-    if (!flight) {
-      flight = readVersion(this.store, key).finally(() => this.#inflight.delete(key));
-      this.#inflight.set(key, flight);
-    }
-    const record = await flight;
-    if (this.#ttlMs > 0) {
-      const sk = forStat ?? (record ? statKey(statOf(record)) : '');
-      this.#records.delete(key);
-      this.#records.set(key, { record, statKey: sk, at: now });
-      if (this.#records.size > this.#max) {
-        const oldest = this.#records.keys().next();
-        if (!oldest.done) this.#records.delete(oldest.value);
-      }
-    }
-    return record;
-  }
-}
-
-/**
- * The chunks of a range read by position from a shared open file: one read in flight at a time,
- * the next started as soon as the current one is handed out, so the file read overlaps sending.
- * At most two chunks are held (the one the socket is sending and the one read ahead), and chunks
- * the socket has written are read into again (`recycle`): a download allocates a couple of
- * buffers, not one per chunk, so a 1 GiB download does not make the garbage collector chase
- * 4,096 short-lived 256 KiB buffers (measured: ten times the CPU of the copies themselves).
- */
-class FileSource implements ChunkSource {
-  readonly #readAt: (into: Buffer, position: number) => Promise<Buffer>;
-  readonly #release: () => void;
-  readonly #chunk: number;
-  readonly #end: number;
-  #pos: number;
-  #ahead: { promise: Promise<Buffer>; value: Buffer | undefined } | undefined;
-  #reading = 0;
-  #closed = false;
-  #released = false;
-  /** Written chunks of full size, to read into again (at most two). */
-  readonly #spare: Buffer[] = [];
-
-  constructor(
-    readAt: (into: Buffer, position: number) => Promise<Buffer>,
-    release: () => void,
-    range: { start: number; end: number },
-    chunk: number,
-  ) {
-    this.#readAt = readAt;
-    this.#release = release;
-    this.#chunk = chunk;
-    this.#pos = range.start;
-    this.#end = range.end;
-  }
-
-  next(): Buffer | null | Promise<Buffer | null> {
-    if (this.#closed) return null;
-    const ahead = this.#ahead ?? (this.#pos <= this.#end ? this.#read() : undefined);
-    this.#ahead = undefined;
-    if (!ahead) return null;
-    if (ahead.value) {
-      this.#readAhead();
-      return ahead.value;
-    }
-    return ahead.promise.then((buf) => {
-      this.#readAhead();
-      return buf;
-    });
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#ahead = undefined;
-    this.#spare.length = 0;
-    this.#maybeRelease();
-  }
-
-  recycle(chunk: Buffer): void {
-    if (!this.#closed && chunk.length === this.#chunk && this.#spare.length < 2) this.#spare.push(chunk);
-  }
-
-  #readAhead(): void {
-    if (!this.#closed && this.#pos <= this.#end) this.#ahead = this.#read();
-  }
-
-  #read(): { promise: Promise<Buffer>; value: Buffer | undefined } {
-    const length = Math.min(this.#chunk, this.#end - this.#pos + 1);
-    const at = this.#pos;
-    this.#pos += length;
-    this.#reading++;
-    // A written chunk if there is one (full-size reads only), else a new unpooled buffer.
-    const into = (length === this.#chunk ? this.#spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(length);
-    const entry: { promise: Promise<Buffer>; value: Buffer | undefined } = {
-      promise: this.#readAt(into, at).then((buf) => {
-        entry.value = buf;
-        return buf;
-      }),
-      value: undefined,
-    };
-    entry.promise
-      .finally(() => {
-        this.#reading--;
-        this.#maybeRelease();
-      })
-      .catch(noop);
-    return entry;
-  }
-
-  #maybeRelease(): void {
-    if (this.#closed && this.#reading === 0 && !this.#released) {
-      this.#released = true;
-      this.#release();
-    }
   }
 }
