@@ -7,7 +7,7 @@
  * is the API and hands out URLs pointing at that edge; `haul ingest` adds the file (10 MiB chunks).
  * aria2c and curl get a signed URL from `POST /downloads`.
  *
- * 1. Loopback: `--rounds` rounds, the order of the clients rotating each round (haul get twice:
+ * 1. Loopback: `--warmup` rounds not counted, then `--rounds` rounds, the order of the clients rotating each round (haul get twice:
  *    the default, and `--hashing inline` with the whole-file digest on the main thread). haul get
  *    verifies every chunk and the whole file; aria2c and curl verify nothing (the bench checks
  *    their output size). Wall time of each process (haul's includes its Node start-up, session and
@@ -19,7 +19,7 @@
  *    haul --connections 1 and curl (one connection each: the slow part of the run).
  *    Goals: haul ≥ 7× its own 1-connection speed, and ≥ aria2c.
  *
- *   npx tsx bench/client/run.ts [--rounds 5] [--throttled-rounds 3] [--size-mib 1024] [--mbit 50] [--skip-throttled] [--profile DIR]
+ *   npx tsx bench/client/run.ts [--rounds 5] [--warmup 1] [--throttled-rounds 3] [--size-mib 1024] [--mbit 50] [--skip-throttled] [--profile DIR]
  *
  * Raw figures go to bench/client/out/<timestamp>.json.
  */
@@ -39,6 +39,8 @@ const MiB = 1024 * 1024;
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
+    /** Loopback rounds run first and not counted. */
+    warmup: { type: 'string', default: '1' },
     'throttled-rounds': { type: 'string', default: '3' },
     'size-mib': { type: 'string', default: '1024' },
     mbit: { type: 'string', default: '50' },
@@ -49,6 +51,7 @@ const { values } = parseArgs({
   },
 });
 const ROUNDS = Number(values.rounds);
+const WARMUP = Number(values.warmup);
 const T_ROUNDS = Number(values['throttled-rounds']);
 const SIZE = Number(values['size-mib']) * MiB;
 const BPS = (Number(values.mbit) * 1e6) / 8;
@@ -238,6 +241,13 @@ async function main() {
   console.log('\n1. loopback');
   const loopUrl = await signedUrl(serve.url);
   const order: Client[] = ['haul', 'aria2c', 'curl', 'haul-inline'];
+  // One round first, not counted: the edge's JIT warms up and the machine's first touch of fresh
+  // memory (which costs several times a reuse on this VM) is paid before anything is measured.
+  for (let round = 0; round < WARMUP; round++)
+    for (const c of order) {
+      const r = await runClient(c, serve.url, loopUrl);
+      console.log(`  warm-up ${c.padEnd(16)} ${r.seconds.toFixed(2)} s (not counted)`);
+    }
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < order.length; i++) {
       const c = order[(i + round) % order.length]!;
