@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,14 +22,12 @@ async function haul(args: string[], env: Record<string, string> = {}) {
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
 }
-/** A port nothing listens on: bound once by us, then released. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+/**
+ * A port nothing listens on: 1 is privileged and never handed out by bind(0). (An ephemeral port
+ * bound and released here could be bound again at once by a test running alongside, whose server
+ * would then answer, or not.)
+ */
+const CLOSED_API = 'http://127.0.0.1:1';
 const lastLine = (s: string) => s.trim().split('\n').at(-1) as string;
 
 let dir: string;
@@ -131,7 +128,7 @@ describe('haul ingest against a running haul serve (real processes)', () => {
     expect(wrong.code).toBe(1);
     expect(JSON.parse(lastLine(wrong.stdout))).toMatchObject({ status: 'FAILED', failReason: expect.stringMatching(/expected/) });
 
-    const down = await haul(['ingest', path, '--api', `http://127.0.0.1:${await closedPort()}`, '--data-dir', dataDir]);
+    const down = await haul(['ingest', path, '--api', CLOSED_API, '--data-dir', dataDir]);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/cannot reach .*ECONNREFUSED.*is `haul serve` running/);
 
