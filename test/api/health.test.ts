@@ -1,17 +1,13 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers/server.ts';
 
 const REDIS_URL = process.env.HAUL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** A port with nothing listening: bind one, note it, close it. */
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
+/**
+ * Redis that is down: port 1 is privileged and never handed out by bind(0). (An ephemeral port
+ * bound and released here could be bound again at once by a test running alongside.)
+ */
+const DEAD_REDIS = 'redis://127.0.0.1:1';
 
 describe('health and readiness', () => {
   it('is live and ready on PostgreSQL and Redis, without a token', async () => {
@@ -33,7 +29,7 @@ describe('health and readiness', () => {
     await using srv = await startTestServer({
       db: 'pglite',
       role: 'api',
-      env: { REDIS_URL: `redis://127.0.0.1:${await deadPort()}` },
+      env: { REDIS_URL: DEAD_REDIS },
     });
     const r = await fetch(`${srv.url}/readyz`);
     expect(r.status).toBe(503);
