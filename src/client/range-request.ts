@@ -20,6 +20,8 @@ export interface PoolOptions {
   connectTimeoutMs: number;
   /** Stream plain-HTTP ranges with RawHttpPool (default) rather than undici. */
   rawHttp?: boolean;
+  /** How long undici keeps an idle connection when the server does not say, ms. Default 30,000. */
+  keepAliveTimeoutMs?: number;
 }
 
 /**
@@ -40,14 +42,14 @@ export class PoolSet {
         headersTimeout: this.opts.headersTimeoutMs,
         bodyTimeout: this.opts.bodyTimeoutMs,
         connectTimeout: this.opts.connectTimeoutMs,
-        keepAliveTimeout: 30_000,
+        keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 30_000,
       });
       this.#pools.set(origin, pool);
     }
     return pool;
   }
 
-  /** The dispatcher that streams range bodies from `origin`. */
+  /** The dispatcher that streams response bodies from `origin` (ranges, and the API's answers). */
   stream(origin: string): RangeDispatcher {
     if (!origin.startsWith('http:') || this.opts.rawHttp === false) return this.get(origin);
     let raw = this.#raw.get(origin);

@@ -1,8 +1,8 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 // The printer alone: importing `graphql` loads the whole library (~10 MB) that clients do not need.
 import { print } from 'graphql/language/printer.js';
-import { RawHttpPool } from './raw-http.ts';
-import { type Dispatcher, type Pool, undiciPool } from './undici.ts';
+import { PoolSet } from './range-request.ts';
+import type { Dispatcher } from './undici.ts';
 
 /** A failed API call: the server's stable error code (or UNAVAILABLE when it could not be reached). */
 export class ApiError extends Error {
@@ -16,9 +16,22 @@ export class ApiError extends Error {
   }
 }
 
-/** A few keep-alive connections per API origin, shared by every call (idle sockets do not hold the process). */
-const pools = new Map<string, Pool>();
-const rawPools = new Map<string, RawHttpPool>();
+/** How long an API call may wait for the server's answer. */
+const API_TIMEOUT_MS = 300_000;
+
+/**
+ * A few keep-alive connections per API origin, shared by every call (idle sockets do not hold the
+ * process): like the engine's ranges, a plain-HTTP API goes through raw-http.ts, so that `haul
+ * get` from a plain-HTTP service never loads undici; HTTPS through undici's Pool (not the global
+ * fetch: Node's bundled copy of undici behind it would be a second HTTP stack in memory).
+ */
+const pools = new PoolSet({
+  connections: 4,
+  headersTimeoutMs: API_TIMEOUT_MS,
+  bodyTimeoutMs: API_TIMEOUT_MS,
+  connectTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 10_000,
+});
 
 /** The response of one POST: status and body. */
 interface Answer {
@@ -26,33 +39,10 @@ interface Answer {
   body: Buffer;
 }
 
-/**
- * POSTs `body` and collects the answer. A plain-HTTP API goes through raw-http.ts like the
- * engine's ranges, so that `haul get` from a plain-HTTP service never loads undici; HTTPS through
- * undici's Pool (not the global fetch: Node's bundled copy of undici behind it would be a second
- * HTTP stack in memory).
- */
-async function post(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> {
+/** POSTs `body` and collects the answer. */
+function post(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> {
   const path = `${url.pathname}${url.search}`;
-  if (url.protocol !== 'http:') {
-    let pool = pools.get(url.origin);
-    if (!pool) {
-      pool = new (undiciPool())(url.origin, { connections: 4, keepAliveTimeout: 10_000 });
-      pools.set(url.origin, pool);
-    }
-    const res = await pool.request({ path, method: 'POST', headers, body, signal });
-    return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
-  }
-  let raw = rawPools.get(url.origin);
-  if (!raw) {
-    raw = new RawHttpPool(url.origin, {
-      headersTimeoutMs: API_TIMEOUT_MS,
-      bodyTimeoutMs: API_TIMEOUT_MS,
-      connectTimeoutMs: 10_000,
-    });
-    rawPools.set(url.origin, raw);
-  }
-  const pool = raw;
+  const pool = pools.stream(url.origin);
   return new Promise<Answer>((resolve, reject) => {
     let status = 0;
     const parts: Buffer[] = [];
@@ -71,7 +61,7 @@ async function post(url: URL, headers: Record<string, string>, body: string, sig
           status = code;
         },
         onResponseData(_c, data) {
-          // A view of the socket's read buffer: copied.
+          // Possibly a view of the socket's read buffer (raw-http): copied.
           parts.push(Buffer.from(data));
         },
         onResponseEnd() {
@@ -86,9 +76,6 @@ async function post(url: URL, headers: Record<string, string>, body: string, sig
     );
   });
 }
-
-/** How long an API call may wait for the server's answer. */
-const API_TIMEOUT_MS = 300_000;
 
 /**
  * One GraphQL operation over HTTP POST with a bearer token, typed by its generated document
