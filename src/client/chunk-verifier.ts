@@ -1,7 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { HaulClientError } from './errors.ts';
-
-const WORKER_URL = new URL('./chunk-verify-worker.js', import.meta.url);
+import { startHashWorker } from './file-hasher.ts';
 
 /**
  * Chunk digests computed on a worker thread by reading each chunk back right after it was written
@@ -16,13 +15,9 @@ export class ChunkVerifier {
   #failure: HaulClientError | undefined;
 
   constructor(path: string) {
-    this.#worker = new Worker(WORKER_URL, {
-      workerData: { path },
-      name: 'haul-chunk-verify',
-      execArgv: [],
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
-    });
-    this.#worker.on('message', (m: { id: number; hex?: string; error?: string }) => {
+    // The whole-file hasher's script: its `check` messages are all this uses.
+    this.#worker = startHashWorker(path, 'haul-chunk-verify');
+    this.#worker.on('message', (m: { type: 'checked'; id: number; hex?: string; error?: string }) => {
       const p = this.#pending.get(m.id);
       this.#pending.delete(m.id);
       if (m.hex !== undefined) p?.resolve(m.hex);
@@ -42,7 +37,7 @@ export class ChunkVerifier {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ type: 'digest', id, start, end });
+      this.#worker.postMessage({ type: 'check', id, start, end });
     });
   }
 

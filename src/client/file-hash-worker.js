@@ -1,5 +1,6 @@
-// The thread side of src/client/file-hasher.ts. Plain JavaScript on purpose: worker threads do
-// not inherit the tsx loader that runs haul's TypeScript, and this file needs nothing but node:.
+// The thread side of src/client/file-hasher.ts, and of src/client/chunk-verifier.ts, which runs
+// an instance of it for chunk checks only. Plain JavaScript on purpose: worker threads do not
+// inherit the tsx loader that runs haul's TypeScript, and this file needs nothing but node:.
 //
 // It computes the whole-file SHA-256 of `<out>.part` over the written prefix, region by region
 // in file order, reading back what the connections just wrote (from the page cache). A region
@@ -7,8 +8,9 @@
 // digest first, on the same read: a bad one is reported and left out of the running hash, and
 // regions after it are ignored until it is sent again. A region with `keep` (a chunk not verified
 // yet) saves the hash state before it, so that `rewind` can go back there if the chunk fails its
-// check; `verified` drops that state. Every region is answered once: hashed, bad or skipped. When
-// it has nothing to hash, the thread also checks chunks for the chunk verifier (`check`).
+// check; `verified` drops that state. Every region is answered once: hashed, bad or skipped.
+// `check` answers one chunk's SHA-256 read back (or the error reading it): the chunk verifier's
+// whole job, and the whole-file hasher's when it has nothing to hash.
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -67,9 +69,13 @@ port.on('message', (/** @type {any} */ m) => {
       for (const k of checkpoints.keys()) if (k >= m.index) checkpoints.delete(k);
       port.postMessage({ type: 'rewound', upTo: next });
     } else if (m.type === 'check') {
-      const chunk = createHash('sha256');
-      if (!readRegion(m.start, m.end + 1 - m.start, [chunk])) throw new Error(`${path} is shorter than expected`);
-      port.postMessage({ type: 'checked', id: m.id, hex: chunk.digest('hex') });
+      try {
+        const chunk = createHash('sha256');
+        if (!readRegion(m.start, m.end + 1 - m.start, [chunk])) throw new Error(`${path} is shorter than expected`);
+        port.postMessage({ type: 'checked', id: m.id, hex: chunk.digest('hex') });
+      } catch (e) {
+        port.postMessage({ type: 'checked', id: m.id, error: e instanceof Error ? e.message : String(e) });
+      }
     } else if (m.type === 'verified') {
       checkpoints.delete(m.index);
     } else if (m.type === 'finish') {

@@ -3,12 +3,26 @@ import { HaulClientError } from './errors.ts';
 
 const WORKER_URL = new URL('./file-hash-worker.js', import.meta.url);
 
+/**
+ * A thread running file-hash-worker.js on `path`: plain JS with no loader (inheriting tsx or
+ * vitest's would cost the thread ~15 MB), and a small heap: one 1 MiB read buffer and a few hash
+ * states. The whole-file hasher and the chunk verifier each run one.
+ */
+export function startHashWorker(path: string, name: string): Worker {
+  return new Worker(WORKER_URL, {
+    workerData: { path },
+    name,
+    execArgv: [],
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
+  });
+}
+
 type FromWorker =
   | { type: 'bad'; index: number }
   | { type: 'hashed'; index: number; upTo: number }
   | { type: 'skipped'; index: number }
   | { type: 'rewound'; upTo: number }
-  | { type: 'checked'; id: number; hex: string }
+  | { type: 'checked'; id: number; hex?: string; error?: string }
   | { type: 'incomplete'; upTo: number }
   | { type: 'digest'; hex: string }
   | { type: 'error'; message: string };
@@ -40,14 +54,7 @@ export class FileHasher {
     path: string,
     private readonly hooks: { onBad(index: number): void; onError(e: HaulClientError): void; onIdle?(): void },
   ) {
-    // Plain JS with no loader (inheriting tsx or vitest's would cost the thread ~15 MB), and a
-    // small heap: it holds one 1 MiB read buffer and two hash states.
-    this.#worker = new Worker(WORKER_URL, {
-      workerData: { path },
-      name: 'haul-file-hash',
-      execArgv: [],
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
-    });
+    this.#worker = startHashWorker(path, 'haul-file-hash');
     this.#worker.on('message', (m: FromWorker) => {
       if (m.type === 'bad' || m.type === 'hashed' || m.type === 'skipped') {
         this.#regions--;
@@ -58,7 +65,8 @@ export class FileHasher {
       else if (m.type === 'checked') {
         const c = this.#check;
         this.#check = undefined;
-        c?.resolve(m.hex);
+        if (m.hex !== undefined) c?.resolve(m.hex);
+        else c?.reject(new HaulClientError('IO', `verifying a chunk failed: ${m.error}`));
       } else if (m.type === 'incomplete') this.#settle(null);
       else if (m.type === 'digest') this.#settle(m.hex);
       else this.#fail(new HaulClientError('IO', `hashing the download failed: ${m.message}`));
