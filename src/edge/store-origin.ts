@@ -1,7 +1,7 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import { HaulError, isHaulError } from '../errors.ts';
-import type { BlobReader, BlobStat, BlobStore } from '../storage/blob-store.ts';
-import { type BlobVersion, currentVersion, isReservedKey, sameVersion, statOf } from '../storage/versions.ts';
+import { type BlobReader, type BlobStat, type BlobStore, sameVersion } from '../storage/blob-store.ts';
+import { type BlobVersion, currentVersion, isReservedKey, statOf } from '../storage/versions.ts';
 import { streamSource } from './body.ts';
 import { FileSource } from './file-source.ts';
 import type { ChunkSource, ObjectMeta, ObjectRef, Origin } from './origin.ts';

@@ -1,8 +1,8 @@
 import { addAbortSignal } from 'node:stream';
 import { HaulError } from '../errors.ts';
 import type { File, PrismaClient } from '../generated/prisma/client.ts';
-import type { BlobReader, BlobStat, BlobStore } from '../storage/blob-store.ts';
-import { assertUserStorageKey, sameVersion, versionOf, writeVersion } from '../storage/versions.ts';
+import { type BlobReader, type BlobStat, type BlobStore, sameVersion } from '../storage/blob-store.ts';
+import { assertUserStorageKey, versionOf, writeVersion } from '../storage/versions.ts';
 import { chunkCount, DEFAULT_CHUNK_SIZE, MiB, validateChunkSize } from './chunking.ts';
 import { type HashResult, hashInline, hashWithThreads, streamReader, type ThreadedHashOptions } from './hashing.ts';
 import { merkleRoot } from './merkle.ts';

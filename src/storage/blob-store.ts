@@ -58,6 +58,15 @@ export interface BlobStat {
   etag?: string | undefined;
 }
 
+/** Whether two stats name the same object version: size, time and, when both have one, entity tag. */
+export function sameVersion(a: BlobStat, b: BlobStat): boolean {
+  return (
+    a.size === b.size &&
+    a.lastModified.getTime() === b.lastModified.getTime() &&
+    (a.etag === undefined || b.etag === undefined || a.etag === b.etag)
+  );
+}
+
 export interface ReadOptions {
   /**
    * Read only if the object still has this size and modification time, checked against the very

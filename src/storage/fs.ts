@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HaulError } from '../errors.ts';
 import type { BlobReader, BlobStat, BlobStore, ByteRange, ReadOptions } from './blob-store.ts';
-import { objectChanged, validateByteRange, validateStorageKey } from './blob-store.ts';
+import { objectChanged, sameVersion, validateByteRange, validateStorageKey } from './blob-store.ts';
 
 const isErrno = (e: unknown, ...codes: string[]): boolean =>
   typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
@@ -51,7 +51,7 @@ export class FsBlobStore implements BlobStore {
       if (!st.isFile()) throw notFound(key);
       // Checked on the opened file itself: the stream reads exactly the inode that passed.
       const { expect } = opts;
-      if (expect && (st.size !== expect.size || st.mtime.getTime() !== expect.lastModified.getTime())) throw objectChanged(key);
+      if (expect && !sameVersion({ size: st.size, lastModified: st.mtime }, expect)) throw objectChanged(key);
       if (range && range.start >= st.size) {
         throw new HaulError('BAD_USER_INPUT', `range starts at ${range.start}, object has ${st.size} bytes`);
       }

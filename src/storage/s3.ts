@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { HaulError } from '../errors.ts';
 import type { BlobReader, BlobStat, BlobStore, ByteRange, ReadOptions } from './blob-store.ts';
-import { objectChanged, validateByteRange, validateStorageKey } from './blob-store.ts';
+import { objectChanged, sameVersion, validateByteRange, validateStorageKey } from './blob-store.ts';
 
 /**
  * Part size for streamed uploads. S3 needs ≥ 5 MiB for every part but the last and allows
@@ -79,11 +79,8 @@ export class S3BlobStore implements BlobStore {
       if (expect) {
         // The total size: after the slash of Content-Range for a ranged GET, else Content-Length.
         const total = range ? Number(/\/(\d+)$/.exec(out.ContentRange ?? '')?.[1]) : out.ContentLength;
-        if (
-          total !== expect.size ||
-          out.LastModified?.getTime() !== expect.lastModified.getTime() ||
-          (expect.etag !== undefined && out.ETag !== undefined && out.ETag !== expect.etag)
-        ) {
+        const got = { size: total ?? Number.NaN, lastModified: out.LastModified ?? new Date(Number.NaN), etag: out.ETag };
+        if (!sameVersion(got, expect)) {
           out.Body.destroy();
           throw objectChanged(key);
         }

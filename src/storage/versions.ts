@@ -1,5 +1,5 @@
 import { HaulError } from '../errors.ts';
-import { type BlobStat, type BlobStore, validateStorageKey } from './blob-store.ts';
+import { type BlobStat, type BlobStore, sameVersion, validateStorageKey } from './blob-store.ts';
 
 /**
  * Which version of an object a key holds. Ingest records the object's SHA-256 with the size and
@@ -28,15 +28,6 @@ export function versionOf(sha256: string, stat: BlobStat): BlobVersion {
     lastModified: stat.lastModified.toISOString(),
     ...(stat.etag !== undefined ? { etag: stat.etag } : {}),
   };
-}
-
-/** Whether two stats name the same object version: size, time and, when both have one, entity tag. */
-export function sameVersion(a: BlobStat, b: BlobStat): boolean {
-  return (
-    a.size === b.size &&
-    a.lastModified.getTime() === b.lastModified.getTime() &&
-    (a.etag === undefined || b.etag === undefined || a.etag === b.etag)
-  );
 }
 
 /** The stat a record was written for. */
