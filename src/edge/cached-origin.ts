@@ -21,6 +21,7 @@
  * fill asks the inner origin for `ref.version`, which it refuses once the object has changed.
  */
 import { addAbortSignal, type Readable } from 'node:stream';
+import { BoundedMap } from '../bounded-map.ts';
 import { HaulError, isHaulError } from '../errors.ts';
 import { sourceStream, streamSource } from './body.ts';
 import type { ChunkSource, ObjectMeta, ObjectRef, Origin } from './origin.ts';
@@ -70,17 +71,16 @@ export class CachedOrigin implements Origin {
   readonly inner: Origin;
   readonly cache: SliceCache;
   readonly #headTtlMs: number;
-  readonly #maxHeads: number;
   readonly #readAhead: number;
   readonly #now: () => number;
-  readonly #heads = new Map<string, HeadEntry>();
+  readonly #heads: BoundedMap<string, HeadEntry>;
   readonly #headFlights = new SingleFlight<string, ObjectMeta | null>();
 
   constructor(inner: Origin, cache: SliceCache, opts: CachedOriginOptions = {}) {
     this.inner = inner;
     this.cache = cache;
     this.#headTtlMs = opts.headTtlMs ?? 1000;
-    this.#maxHeads = opts.maxHeadEntries ?? 10_000;
+    this.#heads = new BoundedMap(opts.maxHeadEntries ?? 10_000);
     this.#readAhead = Math.max(0, Math.floor(opts.readAhead ?? 2));
     this.#now = opts.now ?? Date.now;
   }
@@ -234,9 +234,5 @@ export class CachedOrigin implements Origin {
     if (this.#headTtlMs <= 0) return;
     this.#heads.delete(path);
     this.#heads.set(path, { meta, at: this.#now() });
-    if (this.#heads.size > this.#maxHeads) {
-      const oldest = this.#heads.keys().next();
-      if (!oldest.done) this.#heads.delete(oldest.value);
-    }
   }
 }

@@ -1,3 +1,4 @@
+import { BoundedMap } from '../bounded-map.ts';
 import type { BlobStat, BlobStore } from '../storage/blob-store.ts';
 import { type BlobVersion, readVersion, statOf } from '../storage/versions.ts';
 
@@ -17,13 +18,15 @@ interface Entry {
  * says which cached entries it may use; concurrent misses on one key share one read.
  */
 export class VersionCache {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: BoundedMap<string, Entry>;
   readonly #inflight = new Map<string, Promise<BlobVersion | null>>();
 
   constructor(
     private readonly store: BlobStore,
     private readonly opts: { ttlMs: number; max: number; now: () => number },
-  ) {}
+  ) {
+    this.#entries = new BoundedMap(opts.max);
+  }
 
   /**
    * The record of `key`: a fresh cached one that `usable` accepts, else read from the store and
@@ -43,10 +46,6 @@ export class VersionCache {
       const sk = forStat ?? (record ? statKey(statOf(record)) : '');
       this.#entries.delete(key);
       this.#entries.set(key, { record, statKey: sk, at: now });
-      if (this.#entries.size > this.opts.max) {
-        const oldest = this.#entries.keys().next();
-        if (!oldest.done) this.#entries.delete(oldest.value);
-      }
     }
     return record;
   }
