@@ -150,7 +150,7 @@ function fetchOnce(job: Job, url: string, ctx: FetchContext, writer: PartWriter,
           if (job.pos === job.current.end + 1 && job.pos <= job.to) {
             // A whole chunk streamed and the job goes on: it is done once its bytes are on disk.
             const { chunk, digest } = job.crossBoundary();
-            job.settling.push(writer.barrier().then(() => ctx.onChunkComplete(job, chunk, digest)));
+            job.settling.push(writer.flush().then(() => ctx.onChunkComplete(job, chunk, digest)));
           }
         }
         job.lastByteAt = performance.now();

@@ -7,7 +7,8 @@ import { HaulClientError, ioError } from './errors.ts';
 /**
  * `<out>.part`: the download's bytes at their final offsets. It is sized up front (ftruncate: a
  * sparse file; Node has no fallocate, so free space is checked instead of reserved), written with
- * positional writes from every connection (synchronous ones: part-writer.ts says why), and renamed into place once the whole file verified.
+ * positional writes from every connection (synchronous ones: part-writer.ts says why), and
+ * renamed into place once the whole file verified.
  */
 export class PartFile {
   private constructor(

@@ -65,17 +65,8 @@ export class PartWriter {
     this.#throwIfFailed();
   }
 
-  /** Resolves once every byte pushed so far is in the file. */
-  async barrier(): Promise<void> {
-    this.flushSync();
-  }
-
   /** Writes everything gathered; after it, every byte pushed is in the file. */
   async flush(): Promise<void> {
-    this.flushSync();
-  }
-
-  flushSync(): void {
     this.#throwIfFailed();
     try {
       this.#writeGathered();

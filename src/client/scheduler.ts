@@ -101,7 +101,7 @@ export class Scheduler {
       maxClaimBytes: 32 * 1024 * 1024,
       ...opts,
     };
-    this.map = new ChunkMap(chunks, opts.hashInline ?? true);
+    this.map = new ChunkMap(chunks, this.#opts.hashInline);
     this.#state = new Uint8Array(chunks.length);
     for (const c of chunks) {
       if (done.has(c.index)) {

@@ -114,7 +114,7 @@ describe('part writer', () => {
     expect(sha256(back.subarray(100))).toBe(sha256(bytes));
   });
 
-  it('has a piece in the file when push returns, gathered ones after barrier', async () => {
+  it('has a piece in the file when push returns, gathered ones after flush', async () => {
     const path = join(dir, 'stage-now.bin');
     const { part } = await PartFile.open(path, 200_000, { fresh: true });
     const w = new PartWriter(part, Buffer.alloc(64 * 1024));
@@ -124,7 +124,7 @@ describe('part writer', () => {
     expect(sha256((await readFile(path)).subarray(0, 100_000))).toBe(sha256(big));
     const small = bytesOf(500, 8);
     w.push(small);
-    await w.barrier();
+    await w.flush();
     expect(sha256((await readFile(path)).subarray(100_000, 100_500))).toBe(sha256(small));
     await part.close();
   });
