@@ -207,7 +207,7 @@ async function main() {
       const done = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
       if (done.type !== 'done' || !done.verified || done.sha256 !== ingest.checksum)
         throw new Error(`haul get: ${r.stdout.slice(-500)}`);
-      r.timings = { ...done.timings, splits: done.tail.splits, races: done.tail.races };
+      r.timings = { ...done.timings, splits: done.tail.splits, races: done.tail.races, pairs: done.checkedWhileHashing };
     } else if (client === 'aria2c') {
       r = await timed('aria2c', ['-x8', '-s8', '-k10M', '-q', '--allow-overwrite=true', '-d', outDir, '-o', 'aria2c.bin', url]);
     } else {
@@ -231,7 +231,7 @@ async function main() {
     figures[key].edgeCpuSeconds.push(r.edgeCpuSeconds ?? 0);
     const t = r.timings;
     const inner = t
-      ? `, in haul: setup ${t.setupMs} ms, transfer ${t.transferMs} ms, finish ${t.finalizeMs} ms, ${t.splits} splits`
+      ? `, in haul: setup ${t.setupMs} ms, transfer ${t.transferMs} ms, finish ${t.finalizeMs} ms, ${t.splits} splits, ${t.pairs} chunks checked while hashing`
       : '';
     console.log(
       `  ${key.padEnd(24)} ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s (edge ${(r.edgeCpuSeconds ?? 0).toFixed(2)} s), peak RSS ${r.rssMiB.toFixed(0)} MiB${inner}  (load ${load()})`,

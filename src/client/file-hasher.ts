@@ -8,9 +8,9 @@ const WORKER_URL = new URL('./file-hash-worker.js', import.meta.url);
  * vitest's would cost the thread ~15 MB), and a small heap: one 1 MiB read buffer and a few hash
  * states. The whole-file hasher and the chunk verifier each run one.
  */
-export function startHashWorker(path: string, name: string): Worker {
+export function startHashWorker(path: string, name: string, native?: string): Worker {
   return new Worker(WORKER_URL, {
-    workerData: { path },
+    workerData: { path, native },
     name,
     execArgv: [],
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
@@ -18,9 +18,9 @@ export function startHashWorker(path: string, name: string): Worker {
 }
 
 type FromWorker =
-  | { type: 'bad'; index: number }
-  | { type: 'hashed'; index: number; upTo: number }
-  | { type: 'skipped'; index: number }
+  | { type: 'bad'; index: number; check?: number }
+  | { type: 'hashed'; index: number; upTo: number; check?: number }
+  | { type: 'skipped'; index: number; check?: number }
   | { type: 'rewound'; upTo: number }
   | { type: 'checked'; id: number; hex?: string; error?: string }
   | { type: 'incomplete'; upTo: number }
@@ -49,17 +49,35 @@ export class FileHasher {
   /** A chunk check it is doing for the chunk verifier. */
   #check: { id: number; resolve(hex: string): void; reject(e: unknown): void } | undefined;
   #nextCheck = 0;
+  /** Regions that are also a chunk's check (`addChecked`), by id. */
+  readonly #checkedRegions = new Map<number, { resolve(ok: boolean | null): void; reject(e: unknown): void }>();
+  /**
+   * Its thread hashes with the two-state addon (native-sha.ts): a chunk checked on a region's read
+   * costs ~1.1x a plain region instead of 2x, so the caller should hand it fresh chunks
+   * (`addChecked`) rather than leave their checks to the chunk verifier.
+   */
+  readonly pairs: boolean;
 
   constructor(
     path: string,
-    private readonly hooks: { onBad(index: number): void; onError(e: HaulClientError): void; onIdle?(): void },
+    private readonly hooks: {
+      onBad(index: number): void;
+      onError(e: HaulClientError): void;
+      onIdle?(): void;
+    },
+    native?: string,
   ) {
-    this.#worker = startHashWorker(path, 'haul-file-hash');
+    this.pairs = native !== undefined;
+    this.#worker = startHashWorker(path, 'haul-file-hash', native);
     this.#worker.on('message', (m: FromWorker) => {
       if (m.type === 'bad' || m.type === 'hashed' || m.type === 'skipped') {
         this.#regions--;
-        if (m.type === 'bad') this.hooks.onBad(m.index);
-        else if (m.type === 'hashed') this.hashedBytes = m.upTo;
+        const check = m.check === undefined ? undefined : this.#checkedRegions.get(m.check);
+        if (check) {
+          this.#checkedRegions.delete(m.check!);
+          check.resolve(m.type === 'hashed' ? true : m.type === 'bad' ? false : null);
+        } else if (m.type === 'bad') this.hooks.onBad(m.index);
+        if (m.type === 'hashed') this.hashedBytes = m.upTo;
         if (this.free) this.hooks.onIdle?.();
       } else if (m.type === 'rewound') this.hashedBytes = m.upTo;
       else if (m.type === 'checked') {
@@ -81,6 +99,23 @@ export class FileHasher {
   add(index: number, offset: number, length: number, verify?: string, keep = false): void {
     this.#regions++;
     this.#worker.postMessage({ type: 'region', index, offset, length, verify, keep });
+  }
+
+  /**
+   * The next region of the prefix, a chunk just written whose check has not started: the thread
+   * checks it against `sha256` and hashes it on one read, so the chunk is read back once instead
+   * of twice. Resolves with whether it matched (a chunk that did not is left out of the whole-file
+   * hash, and later regions are skipped until it is added again), or null when the region was
+   * skipped (an earlier one was bad) and the chunk still needs its check.
+   */
+  addChecked(index: number, offset: number, length: number, sha256: string): Promise<boolean | null> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      const check = this.#nextCheck++;
+      this.#checkedRegions.set(check, { resolve, reject });
+      this.#regions++;
+      this.#worker.postMessage({ type: 'region', index, offset, length, verify: sha256, check });
+    });
   }
 
   /** Nothing to hash and no check running: it may check a chunk for the chunk verifier. */
@@ -135,9 +170,14 @@ export class FileHasher {
     const c = this.#check;
     this.#check = undefined;
     c?.reject(e);
+    for (const r of this.#checkedRegions.values()) r.reject(e);
+    this.#checkedRegions.clear();
   }
 
   async close(): Promise<void> {
+    const closed = new HaulClientError('IO', 'whole-file hasher closed');
+    for (const r of this.#checkedRegions.values()) r.reject(closed);
+    this.#checkedRegions.clear();
     await this.#worker.terminate();
   }
 }

@@ -100,6 +100,7 @@ export function startRun(opts: CommonOptions): Run {
         refetchedChunks: r.stats.refetchedChunks,
         corruption: r.stats.corruption,
         tail: r.stats.tail,
+        checkedWhileHashing: r.stats.checkedWhileHashing,
         completed: r.completed,
         timings: {
           totalMs: Math.round(end - t0),

@@ -6,6 +6,7 @@ import { FileHasher } from './file-hasher.ts';
 import { InlineFileHasher } from './inline-hasher.ts';
 import type { Chunk } from './job.ts';
 import type { Journal } from './journal.ts';
+import { nativeShaPath } from './native-sha.ts';
 import type { PartFile } from './part-file.ts';
 import { GATHER_BYTES, PartWriter } from './part-writer.ts';
 import type { ProgressTracker } from './progress.ts';
@@ -21,9 +22,16 @@ export interface TransferStats {
   refetchedChunks: number;
   corruption: Record<string, number>;
   tail: { splits: number; races: number };
+  checkedWhileHashing: number;
 }
 
-export const newStats = (): TransferStats => ({ retries: 0, refetchedChunks: 0, corruption: {}, tail: { splits: 0, races: 0 } });
+export const newStats = (): TransferStats => ({
+  retries: 0,
+  refetchedChunks: 0,
+  corruption: {},
+  tail: { splits: 0, races: 0 },
+  checkedWhileHashing: 0,
+});
 
 export interface TransferPlan {
   chunks: Chunk[];
@@ -90,8 +98,11 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   // receiving thread hashes nothing. The whole-file hasher (another worker) follows the written
   // prefix, not the verified one (file-hasher.ts): `hashedAhead` are the chunks it hashed before
   // their check passed.
-  const verifier = plan.hashing === 'thread' ? new ChunkVerifier(plan.part.path) : undefined;
-  const followWritten = verifier !== undefined;
+  const threaded = plan.hashing === 'thread';
+  const native = threaded && hasDigests ? nativeShaPath() : undefined;
+  // A hasher that hashes in pairs checks the chunks on its own reads: no chunk verifier thread.
+  const verifier = threaded && !native ? new ChunkVerifier(plan.part.path) : undefined;
+  const followWritten = threaded;
   const hashedAhead = new Set<number>();
   /** Checks handed out to the verifier, and to the whole-file hasher's thread when it waits (verify-queue.ts). */
   let queue: VerifyQueue | undefined;
@@ -100,14 +111,21 @@ export async function transfer(plan: TransferPlan): Promise<string> {
     plan.done,
     signal,
     {
-      verifyOnDisk: async (c, prefix) =>
-        queue
-          ? queue.request(c)
-          : (prefix ? await plan.part.digest(prefix.upTo, c.end, prefix.hash) : await plan.part.digest(c.start, c.end)) ===
-            c.sha256,
+      verifyOnDisk: async (c, prefix) => {
+        if (queue) {
+          // Queued before the whole-file hash moves on, so that a chunk that extends the written
+          // prefix can be checked on the hasher's read of it (advance).
+          const checked = queue.enqueue(c);
+          advance();
+          queue.pump();
+          return checked;
+        }
+        return (
+          (prefix ? await plan.part.digest(prefix.upTo, c.end, prefix.hash) : await plan.part.digest(c.start, c.end)) === c.sha256
+        );
+      },
       onWritten(c) {
         journal.written(c.index);
-        advance();
       },
       onDone(c) {
         if (hashedAhead.delete(c.index) && hasher instanceof FileHasher) hasher.verified(c.index);
@@ -118,11 +136,13 @@ export async function transfer(plan: TransferPlan): Promise<string> {
         advance();
       },
       onCorrupt(c, source) {
-        if (hashedAhead.delete(c.index) && hasher instanceof FileHasher) {
-          // The whole-file hash went past it: back to the state before it.
-          hasher.rewind(c.index);
+        // The whole-file hash went past it: back to the state before it (hashed ahead), or it was
+        // left out (checked on the hasher's read) and later regions are skipped until it is added
+        // again.
+        if (hashedAhead.delete(c.index) && hasher instanceof FileHasher) hasher.rewind(c.index);
+        if (prefix > c.index) {
           for (const i of hashedAhead) if (i > c.index) hashedAhead.delete(i);
-          prefix = Math.min(prefix, c.index);
+          prefix = c.index;
         }
         const n = (corruptByChunk.get(c.index) ?? 0) + 1;
         corruptByChunk.set(c.index, n);
@@ -144,7 +164,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
       },
       onError: fail,
     },
-    { connections: plan.connections, minSplitBytes: plan.minSplitBytes, hashInline: !verifier },
+    { connections: plan.connections, minSplitBytes: plan.minSplitBytes, hashInline: !threaded },
   );
   progress.activeConnections = () => scheduler.activeJobs;
   progress.inFlightBytes = () => scheduler.inFlightBytes;
@@ -163,19 +183,43 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   };
   const newHasher = () =>
     plan.hashing === 'thread'
-      ? new FileHasher(plan.part.path, { onBad, onError: fail, onIdle: () => queue?.pump() })
+      ? new FileHasher(plan.part.path, { onBad, onError: fail, onIdle: () => queue?.pump() }, native)
       : new InlineFileHasher(plan.part.path, { onBad, onError: fail });
   let hasher = newHasher();
-  const newQueue = () => (verifier && hasher instanceof FileHasher ? new VerifyQueue([verifier, hasher]) : undefined);
+  const newQueue = () =>
+    threaded && hasher instanceof FileHasher
+      ? new VerifyQueue(verifier ? [verifier, hasher] : [hasher], hasher.pairs)
+      : undefined;
   queue = newQueue();
 
+  /**
+   * Hands the whole-file hasher the written prefix as it grows. A hasher that hashes in pairs
+   * (native-sha.ts) also checks each chunk not yet checked on the same read; the chunks written
+   * beyond the prefix wait, and are checked apart (newest first) only when its thread would
+   * otherwise wait for the prefix. Without pairs, the checks run on the chunk verifier (and on the
+   * hasher's thread when it waits), and chunks are hashed before their check passes, to be
+   * rewound if it fails.
+   */
   function advance() {
+    const pairs = hasher instanceof FileHasher && hasher.pairs ? hasher : undefined;
     while (prefix < chunks.length && (followWritten ? scheduler.isWritten(prefix) : scheduler.isDone(prefix))) {
       const c = chunks[prefix]!;
+      const q = queue;
+      const waiting = pairs && !scheduler.isDone(prefix) ? q?.claim(c.index) : undefined;
       if (scheduler.isDone(prefix))
         hasher.add(c.index, c.start, len(c), verifyAll || unverified.has(c.index) ? c.sha256 : undefined);
-      else {
-        // Written, its check still running: hashed now, rewound if the check fails.
+      else if (pairs && waiting) {
+        // Written, its check not started: checked and hashed on one read. Skipped (an earlier
+        // region was bad): it waits for its check again.
+        pairs.addChecked(c.index, c.start, len(c), c.sha256!).then((ok) => {
+          if (ok === null) q!.giveBack(waiting);
+          else {
+            stats.checkedWhileHashing++;
+            waiting.resolve(ok);
+          }
+        }, waiting.reject);
+      } else {
+        // Written, its check running: hashed now, rewound if the check fails.
         hashedAhead.add(c.index);
         hasher.add(c.index, c.start, len(c), undefined, true);
       }

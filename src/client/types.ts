@@ -142,6 +142,11 @@ export interface DownloadResult {
   /** Chunks that failed verification, by source origin. */
   corruption: Record<string, number>;
   tail: { splits: number; races: number };
+  /**
+   * Chunks checked on the whole-file hasher's read of them, the two digests computed together
+   * (the SHA-256 addon, native-sha.ts); 0 when the addon is not in use.
+   */
+  checkedWhileHashing: number;
   /** The server recorded the completion (false when the API stayed unreachable). */
   completed: boolean;
   timings: { totalMs: number; setupMs: number; transferMs: number; finalizeMs: number };

@@ -8,7 +8,7 @@ export interface ChunkChecker {
   readonly free: boolean;
 }
 
-interface PendingCheck {
+export interface PendingCheck {
   chunk: Chunk;
   resolve(ok: boolean): void;
   reject(e: unknown): void;
@@ -26,21 +26,53 @@ export class VerifyQueue {
   readonly #waiting = new Map<number, PendingCheck>();
   #closed: unknown;
 
-  constructor(private readonly checkers: ChunkChecker[]) {}
+  /**
+   * `newestFirst`: checks are handed out newest first, leaving the oldest (those the whole-file
+   * hasher reaches next, and checks on the same read) waiting.
+   */
+  constructor(
+    private readonly checkers: ChunkChecker[],
+    private readonly newestFirst = false,
+  ) {}
 
   /** Resolves with whether `chunk`'s bytes on disk match its digest. */
   request(chunk: Chunk): Promise<boolean> {
-    if (this.#closed !== undefined) return Promise.reject(this.#closed);
-    const checked = new Promise<boolean>((resolve, reject) => {
-      this.#waiting.set(chunk.index, { chunk, resolve, reject });
-    });
+    const checked = this.enqueue(chunk);
     this.pump();
     return checked;
   }
 
+  /** `request` without handing anything out yet: the caller may `claim` it first, then `pump`. */
+  enqueue(chunk: Chunk): Promise<boolean> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
+    return new Promise<boolean>((resolve, reject) => {
+      this.#waiting.set(chunk.index, { chunk, resolve, reject });
+    });
+  }
+
+  /**
+   * Takes chunk `index`'s check out of the queue if it has not been handed out, for the caller to
+   * do another way and settle through the returned check (or `giveBack`).
+   */
+  claim(index: number): PendingCheck | undefined {
+    const p = this.#waiting.get(index);
+    this.#waiting.delete(index);
+    return p;
+  }
+
+  /** A claimed check that was not done after all: it waits again. */
+  giveBack(p: PendingCheck): void {
+    if (this.#closed !== undefined) {
+      p.reject(this.#closed);
+      return;
+    }
+    this.#waiting.set(p.chunk.index, p);
+    this.pump();
+  }
+
   /** Hands waiting checks to checkers with room (call when one may have some again). */
   pump(): void {
-    for (const [index, p] of this.#waiting) {
+    for (const [index, p] of this.newestFirst ? [...this.#waiting].reverse() : this.#waiting) {
       const checker = this.checkers.find((c) => c.free);
       if (!checker) return;
       this.#waiting.delete(index);

@@ -1,0 +1,88 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's functions (sha256x2.c). */
+export interface Sha256x2 {
+  supported(): boolean;
+  init(state: Buffer): void;
+  update(state: Buffer, data: Buffer): void;
+  update(a: Buffer, b: Buffer, data: Buffer): void;
+  digest(state: Buffer): Buffer;
+}
+
+/** Bytes of a state Buffer. */
+export const STATE_BYTES = 112;
+
+const SOURCE = fileURLToPath(new URL('./sha256x2.c', import.meta.url));
+const CACHE = join(dirname(SOURCE), '..', '..', 'node_modules', '.cache', 'haul-native');
+const debug = process.env.HAUL_DEBUG ? (m: string) => console.error(`haul: ${m}`) : () => {};
+
+let found: { path: string | undefined } | undefined;
+
+/**
+ * The path of the two-state SHA-256 addon (sha256x2.c) for this machine, built with the system's
+ * C compiler (`$CC`, else `cc`) on first use into node_modules/.cache/haul-native/ (~0.6 s, once
+ * per version of the source), or undefined: not x86-64, a CPU without the SHA extensions, no
+ * compiler or Node headers, `HAUL_NATIVE_SHA=0`. Undefined only costs speed: the hashers use
+ * OpenSSL. A failed build is remembered (a `.failed` file beside, with the compiler's message) so
+ * that it is not tried on every run.
+ */
+export function nativeShaPath(): string | undefined {
+  found ??= { path: locate() };
+  return found.path;
+}
+
+/** Tests: use `path` (undefined: OpenSSL only) from now on in this process; null: detect again. */
+export function overrideNativeSha(path: string | undefined | null): void {
+  found = path === null ? undefined : { path };
+}
+
+function locate(): string | undefined {
+  if (process.env.HAUL_NATIVE_SHA === '0' || process.arch !== 'x64') return undefined;
+  try {
+    const headers = join(dirname(process.execPath), '..', 'include', 'node');
+    if (!existsSync(join(headers, 'node_api.h'))) {
+      debug(`no Node headers in ${headers}: whole-file and chunk digests use OpenSSL`);
+      return undefined;
+    }
+    const source = readFileSync(SOURCE);
+    const cc = process.env.CC || 'cc';
+    const args = ['-O2', '-shared', '-fPIC', '-I', headers];
+    const key = createHash('sha256')
+      .update(source)
+      .update(JSON.stringify([cc, args, process.versions.napi]))
+      .digest('hex')
+      .slice(0, 16);
+    const path = join(CACHE, `sha256x2-${key}.node`);
+    if (existsSync(`${path}.failed`)) return undefined;
+    if (!existsSync(path)) {
+      mkdirSync(CACHE, { recursive: true });
+      const tmp = `${path}.${process.pid}.tmp`;
+      const t0 = performance.now();
+      try {
+        execFileSync(cc, [...args, '-o', tmp, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+        renameSync(tmp, path);
+        debug(`built ${path} in ${(performance.now() - t0).toFixed(0)} ms`);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        const why = (e as { stderr?: Buffer }).stderr?.toString() || String(e);
+        writeFileSync(`${path}.failed`, why);
+        debug(`building ${SOURCE} failed, digests use OpenSSL: ${why}`);
+        return undefined;
+      }
+    }
+    const addon = createRequire(import.meta.url)(path) as Sha256x2;
+    if (!addon.supported()) {
+      debug('this CPU has no SHA extensions: digests use OpenSSL');
+      return undefined;
+    }
+    return path;
+  } catch (e) {
+    debug(`the SHA-256 addon is not usable, digests use OpenSSL: ${e}`);
+    return undefined;
+  }
+}
