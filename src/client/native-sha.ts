@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,23 @@ export function overrideNativeSha(path: string | undefined | null): void {
   found = path === null ? undefined : { path };
 }
 
+/**
+ * Removes the builds of other versions of the source (a process still using one keeps its mapping)
+ * and leftovers of interrupted builds older than an hour; never fails.
+ */
+function prune(current: string): void {
+  try {
+    const hourAgo = Date.now() - 3_600_000;
+    for (const name of readdirSync(CACHE)) {
+      const path = join(CACHE, name);
+      if (path === current || path.startsWith(`${current}.`)) continue;
+      if (!name.endsWith('.tmp') || statSync(path).mtimeMs < hourAgo) rmSync(path, { force: true });
+    }
+  } catch (e) {
+    debug(`pruning ${CACHE}: ${e}`);
+  }
+}
+
 function locate(): string | undefined {
   if (process.env.HAUL_NATIVE_SHA === '0' || process.arch !== 'x64') return undefined;
   try {
@@ -67,6 +84,7 @@ function locate(): string | undefined {
         execFileSync(cc, [...args, '-o', tmp, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
         renameSync(tmp, path);
         debug(`built ${path} in ${(performance.now() - t0).toFixed(0)} ms`);
+        prune(path);
       } catch (e) {
         rmSync(tmp, { force: true });
         const why = (e as { stderr?: Buffer }).stderr?.toString() || String(e);
