@@ -208,6 +208,7 @@ async function transferOnce(
       lastModified: undefined,
       expectedSha256: manifest.checksum,
       connections: run.connections,
+      rampUp: opts.rampUp,
       pools: run.pools,
       retry: run.retry,
       signal,

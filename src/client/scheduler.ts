@@ -135,6 +135,11 @@ export class Scheduler {
     return this.#state[index] === VERIFYING || this.#state[index] === DONE;
   }
 
+  /** Chunks waiting for a connection to claim them. */
+  get queuedChunks(): number {
+    return this.#queued + this.#front.length;
+  }
+
   /** Chunks done. */
   get doneCount(): number {
     return this.#done;

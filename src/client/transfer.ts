@@ -10,6 +10,7 @@ import { nativeShaPath } from './native-sha.ts';
 import type { PartFile } from './part-file.ts';
 import { GATHER_BYTES, PartWriter } from './part-writer.ts';
 import type { ProgressTracker } from './progress.ts';
+import { ConnectionRamp } from './ramp.ts';
 import { isStrongEtag, type PoolSet, type RangeInfo } from './range-request.ts';
 import type { RetryPolicy } from './retry.ts';
 import { Scheduler } from './scheduler.ts';
@@ -49,6 +50,8 @@ export interface TransferPlan {
   /** The whole file's SHA-256 when known: a mismatch is never accepted. */
   expectedSha256: string | undefined;
   connections: number;
+  /** Start with a few connections and open more while they help (ramp.ts); false: all at once. */
+  rampUp?: boolean;
   pools: PoolSet;
   retry: RetryPolicy;
   signal: AbortSignal;
@@ -306,12 +309,26 @@ export async function transfer(plan: TransferPlan): Promise<string> {
       }
     }
   };
+  // Connections open as they help (ramp.ts); every one runs until the queue is empty.
+  const running: Promise<void>[] = [];
+  let seen = progress.receivedBytes;
+  const ramp = new ConnectionRamp(plan.connections, () => running.push(worker()), {
+    flowing: () => {
+      const moved = progress.receivedBytes !== seen;
+      seen = progress.receivedBytes;
+      return moved;
+    },
+    wanted: () => scheduler.queuedChunks > 0,
+  });
+  ramp.start(plan.rampUp !== false);
   try {
-    await Promise.all(Array.from({ length: plan.connections }, worker));
+    for (let i = 0; i < running.length; i++) await running[i];
+    ramp.stop();
     if (failure !== undefined) throw failure;
     if (plan.signal.aborted) throw plan.signal.reason;
     return await digest;
   } finally {
+    ramp.stop();
     queue?.close(new HaulClientError('ABORTED', 'the transfer ended'));
     await hasher.close();
     await verifier?.close();

@@ -65,8 +65,13 @@ export interface CommonOptions {
    * returns one. Bytes go to `<out>.part`, with `<out>.part.journal` beside it, until verified.
    */
   out: string | ((name: string) => string);
-  /** Parallel connections. Default 8. */
+  /**
+   * Parallel connections, at most. Default 8. The download starts with 2 and opens more while the
+   * receiving thread waits on the network (`rampUp`).
+   */
   connections?: number;
+  /** false: open all `connections` at once instead of as they help. Default true. */
+  rampUp?: boolean;
   /** Stops the download: in-flight requests end, the journal is flushed, the session is paused. */
   signal?: AbortSignal;
   onProgress?(p: DownloadProgress): void;

@@ -164,6 +164,7 @@ export async function downloadUrl(opts: UrlDownloadOptions): Promise<DownloadRes
           lastModified: info.etag ? undefined : info.lastModified,
           expectedSha256: info.reprSha256,
           connections: run.connections,
+          rampUp: run.opts.rampUp,
           pools: run.pools,
           retry: run.retry,
           signal: run.signal,

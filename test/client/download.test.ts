@@ -130,6 +130,28 @@ describe('download(): the tail', () => {
   });
 });
 
+describe('download(): connections', () => {
+  it('starts with two and opens all of them when each connection is held to a crawl', async () => {
+    const bytes = bytesOf(6 * MiB, 23);
+    const { fileId } = await rig.add('ramp.bin', bytes, 256 * KiB);
+    rig.proxy.faults.perConnectionBps = 1024 * KiB;
+    rig.proxy.resetStats();
+    const active: number[] = [];
+    let connections = 0;
+    const r = await download(
+      opts(fileId, 'ramp.bin', { onProgress: (p) => active.push(p.activeConnections), progressIntervalMs: 10 }),
+    ).finally(() => {
+      connections = new Set(rig.proxy.stats.dataConnections).size;
+      rig.heal();
+    });
+    expect(r.sha256).toBe(sha256(bytes));
+    // The receiving thread waits on the network: the ramp (ramp.ts) goes from 2 to all 8.
+    expect(active.find((n) => n > 0)).toBeLessThanOrEqual(2);
+    expect(Math.max(...active)).toBe(8);
+    expect(connections).toBe(8);
+  });
+});
+
 describe('download(): resume', () => {
   it('an aborted download pauses the session, keeps its journal, and resumes without fetching verified chunks again', async () => {
     const bytes = bytesOf(4 * MiB, 11);

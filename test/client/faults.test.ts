@@ -97,7 +97,8 @@ describe('faults between the client and a real edge', () => {
   it('connections reset mid-body: retried from the byte where each stopped', async () => {
     const f = await file(3 * MiB, 256 * KiB);
     rig.proxy.faults.reset = { count: 6, afterBytes: 100 * KiB };
-    const { result, events } = run(f.fileId, f.out);
+    // All eight connections from the start, so that six of them meet a reset.
+    const { result, events } = run(f.fileId, f.out, { rampUp: false });
     const r = await result;
     expect(r.sha256).toBe(sha256(f.bytes));
     expect(rig.proxy.stats.resets).toBe(6);
