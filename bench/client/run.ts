@@ -7,7 +7,7 @@
  * is the API and hands out URLs pointing at that edge; `haul ingest` adds the file (10 MiB chunks).
  * aria2c and curl get a signed URL from `POST /downloads`.
  *
- * 1. Loopback: `--warmup` rounds not counted, then `--rounds` rounds, the order of the clients rotating each round (haul get twice:
+ * 1. Loopback (haul get: `--connections 8`, a ceiling; it opens as many as help, src/client/ramp.ts): `--warmup` rounds not counted, then `--rounds` rounds, the order of the clients rotating each round (haul get twice:
  *    the default, and `--hashing inline` with the whole-file digest on the main thread). haul get
  *    verifies every chunk and the whole file; aria2c and curl verify nothing (the bench checks
  *    their output size). Wall time of each process (haul's includes its Node start-up, session and
