@@ -68,7 +68,9 @@ function locate(): string | undefined {
     }
     const source = readFileSync(SOURCE);
     const cc = process.env.CC || 'cc';
-    const args = ['-O2', '-shared', '-fPIC', '-I', headers];
+    // macOS links an addon as a bundle whose N-API symbols resolve against the running node.
+    const link = process.platform === 'darwin' ? ['-bundle', '-undefined', 'dynamic_lookup'] : ['-shared'];
+    const args = ['-O2', ...link, '-fPIC', '-I', headers];
     const key = createHash('sha256')
       .update(source)
       .update(JSON.stringify([cc, args, process.versions.napi]))
