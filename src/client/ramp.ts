@@ -4,6 +4,13 @@ import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 export const START_CONNECTIONS = 2;
 /** How often the ramp looks at the receiving thread, in ms. */
 export const RAMP_WINDOW_MS = 50;
+/**
+ * Below this per connection (bytes/s) for `SLOW_WINDOWS` windows in a row, connections are added
+ * whatever the thread's load. One slow window means little: a loopback download has some (a
+ * stall of the receiving thread, TCP's slow start).
+ */
+export const SLOW_CONNECTION_BPS = 8 * 1024 * 1024;
+export const SLOW_WINDOWS = 4;
 
 /**
  * How many connections to run next, from how busy the receiving thread was over the last window
@@ -14,8 +21,11 @@ export const RAMP_WINDOW_MS = 50;
  * only add sockets, smaller reads and context switches on both ends (1 GiB over loopback, client
  * and edge on two cores: 2 connections 1.27–1.36 s, 8 connections 1.45–1.87 s, and ~0.3 s more CPU).
  */
-export function nextConnectionCount(current: number, max: number, elu: number): number {
+export function nextConnectionCount(current: number, max: number, elu: number, slowLink = false): number {
   if (current >= max) return max;
+  // A busy thread receiving slowly for a while is busy with something else (an SDK host's own
+  // work): its load says nothing about the link, and a slow link is what more connections are for.
+  if (slowLink) return Math.min(max, current * 2);
   if (elu < 0.25) return max;
   if (elu < 0.5) return Math.min(max, current * 2);
   if (elu < 0.75) return current + 1;
@@ -25,24 +35,26 @@ export function nextConnectionCount(current: number, max: number, elu: number): 
 /**
  * Opens connections as they help, up to `max`: `START_CONNECTIONS` at once, then, every
  * `RAMP_WINDOW_MS` while bytes arrive and chunks wait to be claimed, as many as
- * `nextConnectionCount` says. It never closes one (a connection ends when the queue is empty).
+ * `nextConnectionCount` says (from the thread's load and the bytes per connection of the window). It never closes one (a connection ends when the queue is empty).
  */
 export class ConnectionRamp {
   #count = 0;
   #timer: NodeJS.Timeout | undefined;
-  #last: EventLoopUtilization | undefined;
+  #last: { elu: EventLoopUtilization; at: number; received: number } | undefined;
+  #slowWindows = 0;
 
   constructor(
     private readonly max: number,
     private readonly open: () => void,
     private readonly state: {
-      /** Bytes arrived since the last call (the window counts only then). */
-      flowing(): boolean;
+      /** Bytes received so far (a window counts only while they grow). */
+      received(): number;
       /** Chunks are waiting for a connection. */
       wanted(): boolean;
     },
     private readonly elu: (last?: EventLoopUtilization) => EventLoopUtilization = (last) =>
       performance.eventLoopUtilization(last),
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   get count(): number {
@@ -63,12 +75,17 @@ export class ConnectionRamp {
   }
 
   #tick(): void {
-    const flowing = this.state.flowing();
-    const window = this.#last && this.elu(this.#last);
-    // A window starts when bytes flow: waiting for the first response is not the network's pace.
-    this.#last = flowing ? this.elu() : undefined;
-    if (!window || !flowing || !this.state.wanted()) return;
-    this.#grow(nextConnectionCount(this.#count, this.max, window.utilization));
+    const last = this.#last;
+    const received = this.state.received();
+    const at = this.now();
+    // A window starts once bytes flow: waiting for the first response is not the network's pace.
+    const flowing = received > (last?.received ?? 0);
+    this.#last = flowing ? { elu: this.elu(), at, received } : undefined;
+    if (!last || !flowing || !this.state.wanted()) return;
+    const utilization = this.elu(last.elu).utilization;
+    const perConnection = ((received - last.received) * 1000) / Math.max(1, at - last.at) / this.#count;
+    this.#slowWindows = perConnection < SLOW_CONNECTION_BPS ? this.#slowWindows + 1 : 0;
+    this.#grow(nextConnectionCount(this.#count, this.max, utilization, this.#slowWindows >= SLOW_WINDOWS));
     if (this.#count >= this.max) this.stop();
   }
 

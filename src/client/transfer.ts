@@ -311,13 +311,8 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   };
   // Connections open as they help (ramp.ts); every one runs until the queue is empty.
   const running: Promise<void>[] = [];
-  let seen = progress.receivedBytes;
   const ramp = new ConnectionRamp(plan.connections, () => running.push(worker()), {
-    flowing: () => {
-      const moved = progress.receivedBytes !== seen;
-      seen = progress.receivedBytes;
-      return moved;
-    },
+    received: () => progress.receivedBytes,
     wanted: () => scheduler.queuedChunks > 0,
   });
   ramp.start(plan.rampUp !== false);

@@ -1,9 +1,11 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConnectionRamp, nextConnectionCount, RAMP_WINDOW_MS, START_CONNECTIONS } from '../../src/client/ramp.ts';
+import { ConnectionRamp, nextConnectionCount, RAMP_WINDOW_MS, SLOW_WINDOWS, START_CONNECTIONS } from '../../src/client/ramp.ts';
 
 describe('how many connections a download runs', () => {
   it('grows while the receiving thread waits, and holds while it is busy', () => {
+    expect(nextConnectionCount(2, 8, 0.9, true)).toBe(4);
+    expect(nextConnectionCount(2, 8, 0.9, false)).toBe(2);
     expect(nextConnectionCount(2, 8, 0.05)).toBe(8);
     expect(nextConnectionCount(2, 8, 0.4)).toBe(4);
     expect(nextConnectionCount(6, 8, 0.4)).toBe(8);
@@ -18,13 +20,28 @@ describe('how many connections a download runs', () => {
     beforeEach(() => vi.useFakeTimers());
     afterEach(() => vi.useRealTimers());
 
-    /** A ramp whose receiving thread is as busy as `busy` says, with bytes and chunks as told. */
+    /**
+     * A ramp whose receiving thread is as busy as `busy` says, receiving `bps` per connection
+     * while `flowing`, with chunks waiting while `wanted`.
+     */
     function rig(max: number) {
-      const s = { busy: 1, flowing: true, wanted: true, opened: 0 };
+      const s = { busy: 1, flowing: true, wanted: true, opened: 0, bps: 100 * 1024 * 1024, received: 0, at: 0 };
       // Utilization over a window is whatever `busy` is when the window closes.
       const elu = (last?: EventLoopUtilization) =>
         ({ idle: 0, active: 0, utilization: last ? s.busy : 0 }) as EventLoopUtilization;
-      const ramp = new ConnectionRamp(max, () => s.opened++, { flowing: () => s.flowing, wanted: () => s.wanted }, elu);
+      const received = () => {
+        const now = Date.now();
+        if (s.flowing) s.received += Math.round((s.bps * s.opened * (now - s.at)) / 1000);
+        s.at = now;
+        return s.received;
+      };
+      const ramp = new ConnectionRamp(
+        max,
+        () => s.opened++,
+        { received, wanted: () => s.wanted },
+        elu,
+        () => Date.now(),
+      );
       return { s, ramp };
     }
 
@@ -56,6 +73,21 @@ describe('how many connections a download runs', () => {
       vi.advanceTimersByTime(5 * RAMP_WINDOW_MS);
       expect(s.opened).toBe(8);
       expect(ramp.count).toBe(8);
+      ramp.stop();
+    });
+
+    it('doubles over connections that stay slow even when the thread is busy with something else', () => {
+      const { s, ramp } = rig(8);
+      ramp.start(true);
+      s.busy = 1;
+      s.bps = 2 * 1024 * 1024;
+      // The first window opens at the first tick with bytes; a few slow windows are not enough.
+      vi.advanceTimersByTime(SLOW_WINDOWS * RAMP_WINDOW_MS);
+      expect(s.opened).toBe(2);
+      vi.advanceTimersByTime(RAMP_WINDOW_MS);
+      expect(s.opened).toBe(4);
+      vi.advanceTimersByTime(RAMP_WINDOW_MS);
+      expect(s.opened).toBe(8);
       ramp.stop();
     });
 
