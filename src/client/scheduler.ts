@@ -113,14 +113,20 @@ export class Scheduler {
     signal.addEventListener('abort', () => this.#notify(), { once: true });
   }
 
+  /** Bytes of the chunks written and waiting for (or in) their check. */
+  #verifyingBytes = 0;
+
   /** Jobs with a connection on them now. */
   get activeJobs(): number {
     return this.#jobs.size;
   }
 
-  /** Bytes received for chunks not verified yet (for smooth progress bars). */
+  /**
+   * Bytes received for chunks not verified yet, those waiting for their check included (for
+   * smooth progress bars: at loopback speed the checks trail the bytes by hundreds of MB).
+   */
   get inFlightBytes(): number {
-    let n = 0;
+    let n = this.#verifyingBytes;
     for (const run of this.#runs.values()) for (const [a, b] of run.covered) n += b - a + 1;
     for (const j of this.#jobs) n += Math.max(0, j.pos - Math.max(j.from, j.current.start));
     return n;
@@ -285,6 +291,7 @@ export class Scheduler {
       this.#decide(chunk, run.inlineDigest === chunk.sha256, run.source);
     else {
       this.#state[index] = VERIFYING;
+      this.#verifyingBytes += chunk.end - chunk.start + 1;
       this.hooks.onWritten?.(chunk);
       this.hooks.verifyOnDisk(chunk, run.raced ? undefined : run.prefix).then(
         (ok) => this.#decide(chunk, ok, run.source),
@@ -295,6 +302,7 @@ export class Scheduler {
 
   #decide(chunk: Chunk, ok: boolean, source: string | undefined) {
     if (this.signal.aborted) return;
+    if (this.#state[chunk.index] === VERIFYING) this.#verifyingBytes -= chunk.end - chunk.start + 1;
     if (ok) {
       this.#state[chunk.index] = DONE;
       this.#done++;

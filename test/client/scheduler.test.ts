@@ -47,3 +47,38 @@ describe('Scheduler claims', () => {
     s.close();
   });
 });
+
+describe('Scheduler progress', () => {
+  it('counts a written chunk as in flight until its check decides, so progress does not lag the bytes', async () => {
+    const checks: Array<(ok: boolean) => void> = [];
+    const s = new Scheduler(
+      chunks(4, MiB).map((c) => ({ ...c, sha256: 'a digest' })),
+      new Set(),
+      new AbortController().signal,
+      { ...hooks, verifyOnDisk: () => new Promise<boolean>((resolve) => checks.push(resolve)) },
+      { connections: 1, maxClaimBytes: MiB, hashInline: false },
+    );
+    const job = (await s.next())!;
+    expect(s.inFlightBytes).toBe(0);
+    job.pos = job.to + 1;
+    s.finish(job);
+    // Written, its check pending: in flight, not done.
+    expect(checks).toHaveLength(1);
+    expect(s.inFlightBytes).toBe(MiB);
+    expect(s.doneCount).toBe(0);
+    checks[0]!(true);
+    await new Promise((r) => setImmediate(r));
+    expect(s.inFlightBytes).toBe(0);
+    expect(s.doneCount).toBe(1);
+    // A chunk that fails its check goes back to the queue: no longer in flight either.
+    const again = (await s.next())!;
+    again.pos = again.to + 1;
+    s.finish(again);
+    expect(s.inFlightBytes).toBe(MiB);
+    checks[1]!(false);
+    await new Promise((r) => setImmediate(r));
+    expect(s.inFlightBytes).toBe(0);
+    expect(s.doneCount).toBe(1);
+    s.close();
+  });
+});
