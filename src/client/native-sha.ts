@@ -22,14 +22,16 @@ const CACHE = join(dirname(SOURCE), '..', '..', 'node_modules', '.cache', 'haul-
 const debug = process.env.HAUL_DEBUG ? (m: string) => console.error(`haul: ${m}`) : () => {};
 
 let found: { path: string | undefined } | undefined;
+/** A failed build is tried again after this long (a compiler installed since, a full disk freed). */
+const RETRY_FAILED_BUILD_MS = 24 * 3_600_000;
 
 /**
  * The path of the two-state SHA-256 addon (sha256x2.c) for this machine, built with the system's
  * C compiler (`$CC`, else `cc`) on first use into node_modules/.cache/haul-native/ (~0.6 s, once
  * per version of the source), or undefined: not x86-64, a CPU without the SHA extensions, no
  * compiler or Node headers, `HAUL_NATIVE_SHA=0`. Undefined only costs speed: the hashers use
- * OpenSSL. A failed build is remembered (a `.failed` file beside, with the compiler's message) so
- * that it is not tried on every run.
+ * OpenSSL. A failed build is remembered for a day (a `.failed` file beside, with the compiler's
+ * message) so that it is not tried on every run.
  */
 export function nativeShaPath(): string | undefined {
   found ??= { path: locate() };
@@ -77,7 +79,11 @@ function locate(): string | undefined {
       .digest('hex')
       .slice(0, 16);
     const path = join(CACHE, `sha256x2-${key}.node`);
-    if (existsSync(`${path}.failed`)) return undefined;
+    const failed = statSync(`${path}.failed`, { throwIfNoEntry: false });
+    if (failed && Date.now() - failed.mtimeMs < RETRY_FAILED_BUILD_MS) {
+      debug(`building the SHA-256 addon failed lately (${path}.failed): digests use OpenSSL`);
+      return undefined;
+    }
     if (!existsSync(path)) {
       mkdirSync(CACHE, { recursive: true });
       const tmp = `${path}.${process.pid}.tmp`;
