@@ -1,5 +1,6 @@
 import { ChunkVerifier } from './chunk-verifier.ts';
 import { noteReceived } from './collect.ts';
+import { CorruptionLedger } from './corruption.ts';
 import { HaulClientError } from './errors.ts';
 import { type FetchContext, runJob, type UrlSource } from './fetcher.ts';
 import { FileHasher } from './file-hasher.ts';
@@ -87,7 +88,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   };
   const hasDigests = chunks.some((c) => c.sha256);
   const unverified = new Set(plan.unverified);
-  const corruptByChunk = new Map<number, number>();
+  const corruption = new CorruptionLedger(stats, plan.maxChunkCorruption, plan.emit);
   const len = (c: Chunk) => c.end - c.start + 1;
   let verifyAll = false;
   let prefix = 0;
@@ -97,15 +98,13 @@ export async function transfer(plan: TransferPlan): Promise<string> {
     resolveDigest = r;
   });
 
-  // With hashing on threads, chunks are verified by a worker reading them back as they land; the
-  // receiving thread hashes nothing. The whole-file hasher (another worker) follows the written
-  // prefix, not the verified one (file-hasher.ts): `hashedAhead` are the chunks it hashed before
-  // their check passed.
+  // With hashing on threads the receiving thread hashes nothing: chunks are read back as they land.
+  // The whole-file hasher (a worker) follows the written prefix, not the verified one
+  // (file-hasher.ts). With the SHA-256 addon it checks the chunks on its own reads; without it a
+  // chunk verifier thread does, and `hashedAhead` are the chunks hashed before their check passed.
   const threaded = plan.hashing === 'thread';
   const native = threaded && hasDigests ? nativeShaPath() : undefined;
-  // A hasher that hashes in pairs checks the chunks on its own reads: no chunk verifier thread.
   const verifier = threaded && !native ? new ChunkVerifier(plan.part.path) : undefined;
-  const followWritten = threaded;
   const hashedAhead = new Set<number>();
   /** Checks handed out to the verifier, and to the whole-file hasher's thread when it waits (verify-queue.ts). */
   let queue: VerifyQueue | undefined;
@@ -147,19 +146,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
           for (const i of hashedAhead) if (i > c.index) hashedAhead.delete(i);
           prefix = c.index;
         }
-        const n = (corruptByChunk.get(c.index) ?? 0) + 1;
-        corruptByChunk.set(c.index, n);
-        const key = source ?? 'unknown';
-        stats.corruption[key] = (stats.corruption[key] ?? 0) + 1;
-        stats.refetchedChunks++;
-        plan.emit({ type: 'corrupt-chunk', chunk: c.index, source, count: n });
-        if (stats.corruption[key] % 3 === 0)
-          plan.emit({ type: 'source-warning', source: key, corruptChunks: stats.corruption[key]! });
-        if (n >= plan.maxChunkCorruption)
-          throw new HaulClientError('CORRUPT_SOURCE', `chunk ${c.index} failed its SHA-256 ${n} times (last from ${key})`, {
-            source,
-            attempt: n,
-          });
+        corruption.record(c.index, source);
       },
       onTail(action, job) {
         stats.tail[action === 'split' ? 'splits' : 'races']++;
@@ -185,7 +172,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
     scheduler.refetch(index);
   };
   const newHasher = () =>
-    plan.hashing === 'thread'
+    threaded
       ? new FileHasher(plan.part.path, { onBad, onError: fail, onIdle: () => queue?.pump() }, native)
       : new InlineFileHasher(plan.part.path, { onBad, onError: fail });
   let hasher = newHasher();
@@ -205,7 +192,7 @@ export async function transfer(plan: TransferPlan): Promise<string> {
    */
   function advance() {
     const pairs = hasher instanceof FileHasher && hasher.pairs ? hasher : undefined;
-    while (prefix < chunks.length && (followWritten ? scheduler.isWritten(prefix) : scheduler.isDone(prefix))) {
+    while (prefix < chunks.length && (threaded ? scheduler.isWritten(prefix) : scheduler.isDone(prefix))) {
       const c = chunks[prefix]!;
       const q = queue;
       const waiting = pairs && !scheduler.isDone(prefix) ? q?.claim(c.index) : undefined;
