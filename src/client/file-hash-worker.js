@@ -16,7 +16,7 @@
 //
 // With `native` (the path of the sha256x2.c addon, native-sha.ts), the whole-file state is the
 // addon's, and a chunk checked on a region's read is hashed in lock-step with it (two digests for
-// ~1.1x the cost of one); otherwise both are OpenSSL's.
+// about the cost of one); otherwise both are OpenSSL's.
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';

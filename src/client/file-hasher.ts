@@ -53,7 +53,7 @@ export class FileHasher {
   readonly #checkedRegions = new Map<number, { resolve(ok: boolean | null): void; reject(e: unknown): void }>();
   /**
    * Its thread hashes with the two-state addon (native-sha.ts): a chunk checked on a region's read
-   * costs ~1.1x a plain region instead of 2x, so the caller should hand it fresh chunks
+   * costs about what a plain region does instead of 2x, so the caller should hand it fresh chunks
    * (`addChecked`) rather than leave their checks to the chunk verifier.
    */
   readonly pairs: boolean;
