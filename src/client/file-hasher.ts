@@ -170,14 +170,16 @@ export class FileHasher {
     const c = this.#check;
     this.#check = undefined;
     c?.reject(e);
+    this.#rejectCheckedRegions(e);
+  }
+
+  #rejectCheckedRegions(e: unknown) {
     for (const r of this.#checkedRegions.values()) r.reject(e);
     this.#checkedRegions.clear();
   }
 
   async close(): Promise<void> {
-    const closed = new HaulClientError('IO', 'whole-file hasher closed');
-    for (const r of this.#checkedRegions.values()) r.reject(closed);
-    this.#checkedRegions.clear();
+    this.#rejectCheckedRegions(new HaulClientError('IO', 'whole-file hasher closed'));
     await this.#worker.terminate();
   }
 }

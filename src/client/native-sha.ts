@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processEnv } from '../config/errors.ts';
 
 /** The addon's functions (sha256x2.c). */
 export interface Sha256x2 {
@@ -19,7 +20,7 @@ export const STATE_BYTES = 112;
 
 const SOURCE = fileURLToPath(new URL('./sha256x2.c', import.meta.url));
 const CACHE = join(dirname(SOURCE), '..', '..', 'node_modules', '.cache', 'haul-native');
-const debug = process.env.HAUL_DEBUG ? (m: string) => console.error(`haul: ${m}`) : () => {};
+const debug = processEnv().HAUL_DEBUG ? (m: string) => console.error(`haul: ${m}`) : () => {};
 
 let found: { path: string | undefined } | undefined;
 /** A failed build is tried again after this long (a compiler installed since, a full disk freed). */
@@ -61,7 +62,8 @@ function prune(current: string): void {
 }
 
 function locate(): string | undefined {
-  if (process.env.HAUL_NATIVE_SHA === '0' || process.arch !== 'x64') return undefined;
+  const env = processEnv();
+  if (env.HAUL_NATIVE_SHA === '0' || process.arch !== 'x64') return undefined;
   try {
     const headers = join(dirname(process.execPath), '..', 'include', 'node');
     if (!existsSync(join(headers, 'node_api.h'))) {
@@ -69,7 +71,7 @@ function locate(): string | undefined {
       return undefined;
     }
     const source = readFileSync(SOURCE);
-    const cc = process.env.CC || 'cc';
+    const cc = env.CC || 'cc';
     // macOS links an addon as a bundle whose N-API symbols resolve against the running node.
     const link = process.platform === 'darwin' ? ['-bundle', '-undefined', 'dynamic_lookup'] : ['-shared'];
     const args = ['-O2', ...link, '-fPIC', '-I', headers];

@@ -35,7 +35,8 @@ export function nextConnectionCount(current: number, max: number, elu: number, s
 /**
  * Opens connections as they help, up to `max`: `START_CONNECTIONS` at once, then, every
  * `RAMP_WINDOW_MS` while bytes arrive and chunks wait to be claimed, as many as
- * `nextConnectionCount` says (from the thread's load and the bytes per connection of the window). It never closes one (a connection ends when the queue is empty).
+ * `nextConnectionCount` says (from the thread's load and the bytes per connection of the
+ * window). It never closes one (a connection ends when the queue is empty).
  */
 export class ConnectionRamp {
   #count = 0;

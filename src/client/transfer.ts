@@ -305,7 +305,6 @@ export async function transfer(plan: TransferPlan): Promise<string> {
   ramp.start(plan.rampUp !== false);
   try {
     for (let i = 0; i < running.length; i++) await running[i];
-    ramp.stop();
     if (failure !== undefined) throw failure;
     if (plan.signal.aborted) throw plan.signal.reason;
     return await digest;
